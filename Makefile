@@ -1,0 +1,60 @@
+# canary's developer entry points.  `make test` is the one command CI runs (through .ci/run): it
+# installs what it needs (apt packages, the venv, the control plane build, cached outside the checkout),
+# runs the quality gates, checks the package installs cleanly, and runs the whole pytest suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help deps venv controlplane lint fmt package-check unit test cluster cluster-down
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+deps:  ## install missing system packages (apt-get) and check Go
+	@PYTHON=$(PYTHON) controlplane/deps.sh
+
+$(STAMP): pyproject.toml
+	@rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e . --group dev
+	@touch $@
+
+venv: deps $(STAMP)  ## create .venv with the package (editable) and the dev group
+
+controlplane: deps  ## build etcd, kube-* and kwok into the cache (once per version)
+	@controlplane/build.sh >/dev/null
+
+lint: venv  ## ruff, ruff format, mypy --strict, import-linter
+	ruff check .
+	ruff format --check .
+	mypy --strict canary loadtest controlplane
+	lint-imports
+
+fmt: venv  ## apply ruff's fixes and formatting
+	ruff check --fix .
+	ruff format .
+
+package-check: venv  ## install the package as the Dockerfile does, into a clean venv, and run it
+	@set -e; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	$(PYTHON) -m venv "$$d/venv"; \
+	"$$d/venv/bin/pip" install --quiet . ; \
+	"$$d/venv/bin/canary" --help >/dev/null; \
+	"$$d/venv/bin/canary" version; \
+	"$$d/venv/bin/python" -c 'import loadtest, canary.core, canary.operator'
+
+unit: venv  ## the fast tests only (no control plane)
+	$(PY) -m pytest tests/unit -q
+
+test: lint package-check controlplane  ## everything CI runs: gates, package check, the whole suite
+	$(PY) -m pytest -q -p no:cacheprovider
+
+cluster: venv controlplane  ## start a local control plane in .cluster/ (idempotent)
+	@$(PY) -m controlplane.localcluster up --dir .cluster
+
+cluster-down:  ## stop exactly the processes `make cluster` started
+	@$(PYTHON) -m controlplane.localcluster down --dir .cluster

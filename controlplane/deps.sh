@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install (or check) the system packages the project needs: the test fixtures' Prometheus and git, openssl
+# for the control plane's keys, a Python >= 3.11 with venv, and Go for building the control plane.
+# Installs missing Debian packages with apt-get (running `apt-get update` first); fails naming what is
+# missing when it cannot.  Prints nothing when everything is there.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/versions.env"
+die() { echo "deps: $*" >&2; exit 1; }
+
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v git >/dev/null 2>&1 || missing+=(git)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v make >/dev/null 2>&1 || missing+=(make)
+py=${PYTHON:-python3}
+if ! "$py" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+  missing+=(python3 python3-venv)
+  py=/usr/bin/python3
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    die "missing system packages: ${missing[*]} (install them with apt-get as root, then re-run)"
+  fi
+  echo "deps: installing ${missing[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed: cannot reach the Debian package mirror"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+  # Debian's prometheus package ships a service; we never use it (tests start their own on free ports).
+fi
+
+command -v go >/dev/null 2>&1 \
+  || die "Go is not installed: the control plane is built from source with Go >= $GO_MIN (Debian's golang is too old)"

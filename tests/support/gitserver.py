@@ -1,0 +1,170 @@
+"""A git remote on 127.0.0.1 over smart HTTP, served by git's own ``git http-backend``.
+
+Who uses this: the ``git_server`` / ``git_remote`` fixtures in ``tests/conftest.py`` and, later, the
+GitOps tests and the demo.  Why smart HTTP rather than ``git daemon``: it is the protocol hosted
+forges speak, and it carries HTTP basic auth, so tests of credentials taken from a Kubernetes Secret
+exercise the real authentication path.  Pushes are enabled for the authenticated user (or for
+everyone when the server runs without credentials, via ``http.receivepack``).
+
+The server is a threaded ``http.server`` that runs ``git http-backend`` as a CGI program per request.
+It decodes chunked request bodies itself (git sends large pushes chunked) and passes
+``Content-Encoding: gzip`` through, which http-backend inflates.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+MAX_BODY = 256 * 1024 * 1024
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    root: ClassVar[Path]
+    credentials: ClassVar[tuple[str, str] | None]
+    backend: ClassVar[str]
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet: pytest shows failures, not every request
+
+    def do_GET(self) -> None:
+        self._cgi()
+
+    def do_POST(self) -> None:
+        self._cgi()
+
+    def _authorized(self) -> bool:
+        if self.credentials is None:
+            return True
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        want_user, want_password = self.credentials
+        return hmac.compare_digest(user, want_user) and hmac.compare_digest(password, want_password)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_BODY:
+                    raise ValueError("request body too large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise ValueError("request body too large")
+        return self.rfile.read(length) if length else b""
+
+    def _reply(self, code: int, message: str, extra: dict[str, str] | None = None) -> None:
+        body = message.encode()
+        self.send_response(code)
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _cgi(self) -> None:
+        if not self._authorized():
+            self._reply(401, "authentication required\n", {"WWW-Authenticate": 'Basic realm="canary-tests"'})
+            return
+        try:
+            body = self._read_body()
+        except ValueError as e:
+            self._reply(413, f"{e}\n")
+            return
+        path, _, query = self.path.partition("?")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_PROJECT_ROOT": str(self.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_ADDR": self.client_address[0],
+            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+        }
+        if self.credentials is not None:
+            env["REMOTE_USER"] = self.credentials[0]
+        proc = subprocess.run(
+            [self.backend, "http-backend"], input=body, env=env, capture_output=True, check=False
+        )
+        head, sep, payload = proc.stdout.partition(b"\r\n\r\n")
+        if not sep:
+            head, sep, payload = proc.stdout.partition(b"\n\n")
+        status = 200
+        headers: list[tuple[str, str]] = []
+        for line in head.decode("latin-1").splitlines():
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.strip().split()[0])
+            elif name:
+                headers.append((name, value.strip()))
+        if proc.returncode != 0 and not sep:
+            self._reply(500, proc.stderr.decode(errors="replace"))
+            return
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class GitHTTPServer:
+    """Serves every bare repository under ``root`` at ``http://127.0.0.1:<port>/<name>.git``."""
+
+    def __init__(self, root: Path, credentials: tuple[str, str] | None = None) -> None:
+        self.root = root
+        self.credentials = credentials
+        handler = type(
+            "Handler",
+            (_Handler,),
+            {"root": root, "credentials": credentials, "backend": "git"},
+        )
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.port = int(self.httpd.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="git-http", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def create_repo(self, name: str, branch: str = "main") -> str:
+        """Create an empty bare repository and return its clone URL."""
+        path = self.root / f"{name}.git"
+        subprocess.run(
+            ["git", "init", "--quiet", "--bare", f"--initial-branch={branch}", str(path)], check=True
+        )
+        # http-backend allows pushes only to an authenticated user (REMOTE_USER) unless http.receivepack
+        # says otherwise; an unauthenticated test server has to opt in explicitly.
+        if self.credentials is None:
+            subprocess.run(["git", "-C", str(path), "config", "http.receivepack", "true"], check=True)
+        return f"{self.url}/{name}.git"
