@@ -51,7 +51,7 @@ unit: venv  ## the fast tests only (no control plane)
 	$(PY) -m pytest tests/unit -q
 
 test: lint package-check controlplane  ## everything CI runs: gates, package check, the whole suite
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=5
 
 cluster: venv controlplane  ## start a local control plane in .cluster/ (idempotent)
 	@$(PY) -m controlplane.localcluster up --dir .cluster

@@ -127,6 +127,15 @@ def _pid_runs(pid: int, exe: str) -> bool:
     return state != "Z" and actual.removesuffix(" (deleted)") == exe
 
 
+def _alive(pid: int) -> bool:
+    """True while ``pid`` exists and has not exited (a zombie has exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
@@ -149,6 +158,9 @@ class LocalCluster:
         self.state_file = self.workdir / "state.json"
         self.kubeconfig = self.workdir / "kubeconfig"
         self.state: ClusterState | None = None
+        # Popen handles of the processes this object started, kept so they are reaped (and not
+        # garbage-collected while running) when the cluster lives inside the caller, as in pytest.
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
     def _live(self) -> ClusterState:
@@ -310,15 +322,28 @@ class LocalCluster:
                 cwd=self.workdir,
                 start_new_session=self.detach,
             )
+        self._children[proc.pid] = proc
         state.processes.append(ProcessRecord(exe.name, proc.pid, str(exe.resolve()), str(log)))
         state.save(self.state_file)
+
+    def _reap(self, pid: int, *, block: bool = True) -> None:
+        """Collect the exit status of a child of ours, so it does not linger as a zombie."""
+        child = self._children.get(pid)
+        if child is None:
+            _reap(pid)
+        elif block:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=1)
+                del self._children[pid]
+        elif child.poll() is not None:
+            del self._children[pid]
 
     def _wait(self, what: str, deadline: float, ready: Any) -> None:
         procs = self._live.processes
         while time.monotonic() < deadline:
             for p in procs:
                 if not _pid_runs(p.pid, p.exe):
-                    _reap(p.pid)
+                    self._reap(p.pid)
                     raise ClusterError(
                         f"{p.name} exited while waiting for {what}; last lines of {p.log}:\n{_tail(p.log)}"
                     )
@@ -386,29 +411,38 @@ class LocalCluster:
 
     # ----------------------------------------------------------------------------------- stop
     def stop(self, grace: float = 15.0) -> None:
-        """Stop the processes recorded in state.json (newest first), and only those."""
+        """Stop the processes recorded in state.json, and only those.
+
+        One at a time, newest first: the API server drains its watches quickly while etcd is still
+        there (about a second), but hangs until killed if etcd goes first.
+        """
         if not self.state_file.is_file():
             return
         state = ClusterState.load(self.state_file)
-        procs = [p for p in reversed(state.processes) if _pid_runs(p.pid, p.exe)]
-        for p in procs:
+        for p in reversed(state.processes):
+            if not _pid_runs(p.pid, p.exe):  # gone already, or the PID now belongs to someone else
+                self._reap(p.pid)
+                continue
             with contextlib.suppress(ProcessLookupError):
                 os.kill(p.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for p in procs:
-            while time.monotonic() < deadline:
-                _reap(p.pid)
-                if not _pid_runs(p.pid, p.exe):
-                    break
-                time.sleep(0.1)
-            else:
+            if not self._await_exit(p.pid, grace):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(p.pid, signal.SIGKILL)
-                time.sleep(0.1)
-                _reap(p.pid)
+                self._await_exit(p.pid, 5.0)
         self.state_file.unlink(missing_ok=True)
         shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
         self.state = None
+
+    def _await_exit(self, pid: int, timeout: float) -> bool:
+        """Wait until ``pid`` (which we just signalled) has exited; reap it if it is our child."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._reap(pid, block=False)
+            if not _alive(pid):
+                self._reap(pid)
+                return True
+            time.sleep(0.05)
+        return False
 
 
 def scratch_dir(prefix: str) -> Path:
