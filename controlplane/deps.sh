@@ -14,9 +14,12 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v make >/dev/null 2>&1 || missing+=(make)
 py=${PYTHON:-python3}
-if ! "$py" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+if ! command -v "$py" >/dev/null 2>&1; then
   missing+=(python3 python3-venv)
-  py=/usr/bin/python3
+elif ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  die "$py is Python $("$py" -c 'import platform; print(platform.python_version())'); canary needs >= 3.11 (make PYTHON=/path/to/python3.11)"
+elif ! "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  missing+=(python3-venv)  # Debian splits venv/ensurepip out of python3
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
