@@ -161,6 +161,7 @@ class LocalCluster:
         # Popen handles of the processes this object started, kept so they are reaped (and not
         # garbage-collected while running) when the cluster lives inside the caller, as in pytest.
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._ssl_context: ssl.SSLContext | None = None
 
     @property
     def _live(self) -> ClusterState:
@@ -182,8 +183,10 @@ class LocalCluster:
         return bool(self._get("/readyz", raw=True) == "ok")
 
     def _ssl(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=str(self.workdir / "pki" / "apiserver.crt"))
-        return ctx
+        # The apiserver writes its self-signed CA at start; build the context once it exists.
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context(cafile=str(self.workdir / "pki" / "apiserver.crt"))
+        return self._ssl_context
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, str]:
         data = json.dumps(body).encode() if body is not None else None
@@ -219,6 +222,7 @@ class LocalCluster:
         if shutil.which("openssl") is None:
             raise ClusterError("openssl is not installed (Debian package 'openssl')")
 
+        self._ssl_context = None  # a new apiserver certificate is about to be generated
         for sub in ("etcd", "pki", "logs"):
             shutil.rmtree(self.workdir / sub, ignore_errors=True)
         (self.workdir / "pki").mkdir(parents=True)
