@@ -7,10 +7,13 @@ from a clean install, standing in for the Docker image that cannot be built on C
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
 import click
+import yaml
 
 from canary import __version__
+from canary.models.crd import all_crds
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,3 +29,29 @@ def main() -> None:
 def version() -> None:
     """Print the version of canary and of the Python it runs on."""
     click.echo(f"canary {__version__} (python {platform.python_version()})")
+
+
+@main.command()
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per CRD into this directory instead of printing them.",
+)
+def crds(output_dir: Path | None) -> None:
+    """Print the CustomResourceDefinitions (generated from the models) as YAML.
+
+    Install them with: canary crds | kubectl apply -f -
+    """
+    docs = all_crds()
+    if output_dir is None:
+        click.echo(yaml.safe_dump_all(docs.values(), sort_keys=False, width=110), nl=False)
+        return
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name, doc in docs.items():
+        (output_dir / name).write_text(render_crd(doc))
+        click.echo(f"wrote {output_dir / name}")
+
+
+def render_crd(doc: dict[str, object]) -> str:
+    header = "# Generated from canary/models by `canary crds --output-dir crds`; do not edit by hand.\n"
+    return header + yaml.safe_dump(doc, sort_keys=False, width=110, allow_unicode=True)

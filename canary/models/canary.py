@@ -1,0 +1,660 @@
+"""The ``Canary`` resource (``canary.dev/v1alpha1``): spec, status, and the accessors that apply
+defaults and clamps.
+
+Who uses this: the operator parses every Canary body into ``Canary``; the decision core reads the
+accessors (``analysis_interval_seconds``, ``threshold``, ``strategy`` ...) rather than raw fields, so
+defaults and clamps live here and nowhere else.  ``canary.models.crd`` generates ``crds/canary.yaml``
+from these classes, and a test keeps the two equal.
+
+Compatibility: the spec is a field-for-field superset of Flagger's ``flagger.app/v1beta1`` Canary (same
+names, types, defaults and clamps), so a Flagger manifest works after changing its apiVersion.  Where
+Flagger silently falls back (an unknown provider routed as Istio, an unparsable interval read as 60s),
+this schema refuses the value with a message naming the field.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import ConfigDict, Field
+
+from canary.models.base import FREE_FORM, INT_OR_STRING, Duration, KubeModel, cel, parse_duration
+
+GROUP = "canary.dev"
+VERSION = "v1alpha1"
+API_VERSION: Final = "canary.dev/v1alpha1"
+
+DEFAULT_INTERVAL_SECONDS = 60.0
+MIN_INTERVAL_SECONDS = 10.0
+DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
+DEFAULT_READY_THRESHOLD = 100
+DEFAULT_METRIC_INTERVAL = "1m"
+DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 10.0
+
+Name = Annotated[str, Field(min_length=1, max_length=253)]
+Percent = Annotated[int, Field(ge=0, le=100)]
+
+
+class Provider(StrEnum):
+    """Traffic providers this controller implements.  Unknown names are refused, never replaced."""
+
+    KUBERNETES = "kubernetes"
+    GATEWAYAPI = "gatewayapi"
+    GATEWAYAPI_V1 = "gatewayapi:v1"
+    GATEWAYAPI_V1BETA1 = "gatewayapi:v1beta1"
+    ISTIO = "istio"
+    NGINX = "nginx"
+
+    @property
+    def family(self) -> str:
+        """The router that serves this name (``gatewayapi:v1`` and ``gatewayapi`` are one router)."""
+        return self.value.split(":", 1)[0]
+
+
+class Strategy(StrEnum):
+    CANARY = "canary"
+    AB_TESTING = "ab-testing"
+    BLUE_GREEN = "blue-green"
+
+
+class Phase(StrEnum):
+    """The phases of a Canary, as in Flagger (``Terminated`` is declared but, like Flagger, unused)."""
+
+    NONE = ""
+    INITIALIZING = "Initializing"
+    INITIALIZED = "Initialized"
+    WAITING = "Waiting"
+    PROGRESSING = "Progressing"
+    WAITING_PROMOTION = "WaitingPromotion"
+    PROMOTING = "Promoting"
+    FINALISING = "Finalising"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    TERMINATING = "Terminating"
+    TERMINATED = "Terminated"
+
+
+# ----------------------------------------------------------------------------------------- references
+class TargetRef(KubeModel):
+    """The workload to canary."""
+
+    api_version: str
+    """API version of the target, for example apps/v1."""
+    kind: Literal["Deployment"]
+    """Kind of the target.  Deployment is supported (Flagger's DaemonSet and Service targets are not yet)."""
+    name: Name
+    """Name of the target, in the Canary's namespace."""
+
+
+class PrimaryScalerReplicas(KubeModel):
+    min_replicas: Annotated[int, Field(ge=1)] | None = None
+    """Overrides minReplicas of the primary autoscaler."""
+    max_replicas: Annotated[int, Field(ge=1)] | None = None
+    """Overrides maxReplicas of the primary autoscaler."""
+
+
+class AutoscalerRef(KubeModel):
+    """The autoscaler of the target; it is cloned as <name>-primary for the primary."""
+
+    api_version: str
+    """API version of the autoscaler, for example autoscaling/v2."""
+    kind: Literal["HorizontalPodAutoscaler", "ScaledObject"]
+    """Kind of the autoscaler."""
+    name: Name
+    """Name of the autoscaler."""
+    primary_scaler_queries: dict[str, str] | None = None
+    """KEDA trigger queries for the primary scaler, by trigger name."""
+    primary_scaler_replicas: PrimaryScalerReplicas | None = None
+    """Replica bounds of the primary autoscaler, when they differ from the target's."""
+
+
+class IngressRef(KubeModel):
+    """The Ingress cloned as <name>-canary by the nginx provider."""
+
+    api_version: str
+    """API version of the ingress, for example networking.k8s.io/v1."""
+    kind: Literal["Ingress"]
+    """Kind of the referenced object."""
+    name: Name
+    """Name of the Ingress."""
+
+
+class LocalObjectRef(KubeModel):
+    """A reference kept for Flagger compatibility (APISIX route, Gloo upstream); no router here uses it."""
+
+    api_version: str
+    """API version of the object."""
+    kind: str
+    """Kind of the object."""
+    name: Name
+    """Name of the object."""
+    namespace: str | None = None
+    """Namespace of the object."""
+
+
+# ----------------------------------------------------------------------------------------- matching
+class StringMatch(KubeModel):
+    """One way of matching a string: exactly, by prefix, by suffix or by an RE2 regex (set one)."""
+
+    # maxProperties rather than a CEL rule: CEL inside these unbounded lists and maps exceeds the API
+    # server's cost budget, while maxProperties costs nothing.
+    model_config = ConfigDict(json_schema_extra={"maxProperties": 1})
+
+    exact: str | None = None
+    """Matches this exact value."""
+    prefix: str | None = None
+    """Matches values that start with this prefix."""
+    suffix: str | None = None
+    """Matches values that end with this suffix."""
+    regex: str | None = None
+    """Matches values against this RE2 regular expression."""
+
+
+class HTTPMatchRequest(KubeModel):
+    """Conditions on an HTTP request (Istio's HTTPMatchRequest, as Flagger uses it)."""
+
+    name: str | None = None
+    """The name assigned to this match."""
+    uri: StringMatch | None = None
+    """Matches the request path."""
+    scheme: StringMatch | None = None
+    """Matches the URI scheme."""
+    method: StringMatch | None = None
+    """Matches the HTTP method."""
+    authority: StringMatch | None = None
+    """Matches the HTTP authority (host)."""
+    headers: dict[str, StringMatch] | None = None
+    """Matches request headers, by header name (lower case)."""
+    port: int | None = None
+    """Matches the port the request was addressed to."""
+    source_labels: dict[str, str] | None = None
+    """Matches the labels of the calling workload (service mesh only)."""
+    gateways: list[str] | None = None
+    """Gateways where this match applies."""
+    query_params: dict[str, StringMatch] | None = None
+    """Matches query parameters, by name."""
+    ignore_uri_case: bool | None = None
+    """Match the URI case-insensitively."""
+    without_headers: dict[str, StringMatch] | None = None
+    """Requests must not carry headers matching these."""
+    source_namespace: str | None = None
+    """Matches the namespace of the calling workload (service mesh only)."""
+
+
+# ----------------------------------------------------------------------------------------- service
+class ParentReference(KubeModel):
+    """A Gateway API parent (usually a Gateway) of the generated HTTPRoute."""
+
+    group: str | None = None
+    """Group of the parent; default gateway.networking.k8s.io."""
+    kind: str | None = None
+    """Kind of the parent; default Gateway."""
+    namespace: str | None = None
+    """Namespace of the parent; default the Canary's namespace."""
+    name: Name
+    """Name of the parent."""
+    section_name: str | None = None
+    """A listener of the parent."""
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    """A port of the parent."""
+
+
+class CustomMetadata(KubeModel):
+    labels: dict[str, str] | None = None
+    """Labels to add."""
+    annotations: dict[str, str] | None = None
+    """Annotations to add."""
+
+
+class UnmanagedMetadata(KubeModel):
+    labels: list[str] | None = None
+    """Label keys the controller must leave alone on objects it owns."""
+    annotations: list[str] | None = None
+    """Annotation keys the controller must leave alone on objects it owns."""
+
+
+class HTTPRewrite(KubeModel):
+    uri: str | None = None
+    """Rewrite the path (or its matched prefix) to this."""
+    authority: str | None = None
+    """Rewrite the Host/Authority header to this."""
+    type: Literal["ReplaceFullPath", "ReplacePrefixMatch"] | None = None
+    """Gateway API path modifier; default ReplaceFullPath."""
+
+
+class HTTPRetry(KubeModel):
+    attempts: Annotated[int, Field(ge=0)] | None = None
+    """Number of retries."""
+    per_try_timeout: str | None = None
+    """Timeout per attempt, for example 2s."""
+    retry_on: str | None = None
+    """Conditions to retry on (Envoy's retry-on policies)."""
+
+
+class HeaderOperations(KubeModel):
+    set: dict[str, str] | None = None
+    """Headers to set (overwrite)."""
+    add: dict[str, str] | None = None
+    """Headers to append."""
+    remove: list[str] | None = None
+    """Headers to remove."""
+
+
+class Headers(KubeModel):
+    request: HeaderOperations | None = None
+    """Changes to request headers."""
+    response: HeaderOperations | None = None
+    """Changes to response headers."""
+
+
+class CanaryService(KubeModel):
+    """How the Services <name>, <name>-primary and <name>-canary and the routing objects are generated."""
+
+    name: str | None = None
+    """Name of the apex Service; default the target's name."""
+    port: Annotated[int, Field(ge=1, le=65535)]
+    """Port of the generated Services."""
+    port_name: str | None = None
+    """Name of the Service port; default http."""
+    target_port: Annotated[int | str, Field(json_schema_extra=INT_OR_STRING)] | None = None
+    """Container port (number or name) the Services send to; default the port."""
+    app_protocol: str | None = None
+    """appProtocol of the Service port."""
+    traffic_distribution: Literal["PreferClose", "PreferSameZone", "PreferSameNode"] | None = None
+    """trafficDistribution of the generated Services."""
+    port_discovery: bool | None = None
+    """Add every other container port of the target to the generated Services."""
+    headless: bool | None = None
+    """Generate headless Services (clusterIP: None)."""
+    timeout: str | None = None
+    """Request timeout on the generated route."""
+    backend_timeout: str | None = None
+    """Per-backend request timeout (Gateway API)."""
+    gateways: list[str] | None = None
+    """Istio gateways of the VirtualService; default mesh."""
+    gateway_refs: Annotated[list[ParentReference], Field(max_length=32)] | None = None
+    """Parents of the generated HTTPRoute; required by the Gateway API provider."""
+    hosts: list[str] | None = None
+    """Host names of the generated VirtualService or HTTPRoute."""
+    delegation: bool | None = None
+    """Generate an Istio delegate VirtualService (no hosts, no gateways)."""
+    match: list[HTTPMatchRequest] | None = None
+    """Request matches of the generated route (not A/B testing: see analysis.match)."""
+    rewrite: HTTPRewrite | None = None
+    """URI and authority rewrite of the generated route."""
+    retries: HTTPRetry | None = None
+    """Retry policy of the generated route."""
+    headers: Headers | None = None
+    """Header changes on the generated route."""
+    mirror: Annotated[list[dict[str, Any]], Field(json_schema_extra={"items": FREE_FORM})] | None = None
+    """Extra Gateway API request mirror filters, as written."""
+    cors_policy: Annotated[dict[str, Any], Field(json_schema_extra=FREE_FORM)] | None = None
+    """Istio CORS policy, as written."""
+    traffic_policy: Annotated[dict[str, Any], Field(json_schema_extra=FREE_FORM)] | None = None
+    """Istio traffic policy copied to both DestinationRules, as written."""
+    mesh_name: str | None = None
+    """App Mesh mesh name (kept for Flagger compatibility)."""
+    backends: list[str] | None = None
+    """App Mesh backends (kept for Flagger compatibility)."""
+    apex: CustomMetadata | None = None
+    """Metadata added to the apex Service and the routing object."""
+    primary: CustomMetadata | None = None
+    """Metadata added to the primary Service."""
+    canary: CustomMetadata | None = None
+    """Metadata added to the canary Service."""
+    unmanaged_metadata: UnmanagedMetadata | None = None
+    """Metadata keys other controllers own on the generated objects."""
+
+    def apex_name(self, target: str) -> str:
+        return self.name or target
+
+
+# ----------------------------------------------------------------------------------------- analysis
+class ThresholdRange(KubeModel):
+    min: float | None = None
+    """Lowest value that passes."""
+    max: float | None = None
+    """Highest value that passes."""
+
+
+class MetricTemplateRef(KubeModel):
+    name: Name
+    """Name of the MetricTemplate."""
+    namespace: str | None = None
+    """Namespace of the MetricTemplate; default the Canary's namespace."""
+
+
+class CanaryMetric(KubeModel):
+    """A check run at every analysis tick."""
+
+    name: Name
+    """Name of the metric; request-success-rate and request-duration are builtin."""
+    interval: Duration | None = None
+    """Query window; default 1m."""
+    threshold: float | None = None
+    """Deprecated: the highest value that passes (the lowest for request-success-rate)."""
+    threshold_range: ThresholdRange | None = None
+    """The range of values that pass."""
+    query: str | None = None
+    """Deprecated: an inline PromQL query against the controller's Prometheus."""
+    template_ref: MetricTemplateRef | None = None
+    """The MetricTemplate that holds the query."""
+    template_variables: dict[str, str] | None = None
+    """Variables for the template, available as {{ variables.NAME }}."""
+
+    @property
+    def interval_or_default(self) -> str:
+        return self.interval or DEFAULT_METRIC_INTERVAL
+
+
+class ProviderRef(KubeModel):
+    name: Name
+    """Name of the AlertProvider."""
+    namespace: str | None = None
+    """Namespace of the AlertProvider; default the Canary's namespace."""
+
+
+class CanaryAlert(KubeModel):
+    name: Name
+    """Name of this alert."""
+    severity: Literal["", "info", "warn", "error"] | None = None
+    """Lowest severity sent: info (default; also when empty), warn or error."""
+    provider_ref: ProviderRef
+    """The AlertProvider that sends it."""
+
+
+class HookType(StrEnum):
+    ROLLOUT = "rollout"
+    CONFIRM_ROLLOUT = "confirm-rollout"
+    PRE_ROLLOUT = "pre-rollout"
+    CONFIRM_PROMOTION = "confirm-promotion"
+    POST_ROLLOUT = "post-rollout"
+    EVENT = "event"
+    ROLLBACK = "rollback"
+    CONFIRM_TRAFFIC_INCREASE = "confirm-traffic-increase"
+
+
+class CanaryWebhook(KubeModel):
+    name: Name
+    """Name of the webhook."""
+    type: Literal[
+        "",
+        "rollout",
+        "confirm-rollout",
+        "pre-rollout",
+        "confirm-promotion",
+        "post-rollout",
+        "event",
+        "rollback",
+        "confirm-traffic-increase",
+    ] = ""
+    """When the webhook is called; empty means rollout."""
+    url: Annotated[str, Field(pattern=r"^https?://", max_length=2048)]
+    """URL the payload is POSTed to (http or https)."""
+    timeout: Duration | None = None
+    """Request timeout; default 10s."""
+    retries: Annotated[int, Field(ge=0, le=100)] | None = None
+    """Retries after a failed request; default 0."""
+    disable_tls: Annotated[bool | None, Field(alias="disableTLS")] = None
+    """Skip TLS certificate verification."""
+    metadata: dict[str, str] | None = None
+    """Key-value pairs sent in the payload's metadata."""
+    mute_alert: bool | None = None
+    """Send no notification while this gate holds the canary."""
+
+    @property
+    def hook_type(self) -> HookType:
+        return HookType(self.type or "rollout")
+
+    @property
+    def timeout_seconds(self) -> float:
+        return parse_duration(self.timeout) if self.timeout else DEFAULT_WEBHOOK_TIMEOUT_SECONDS
+
+
+class SessionAffinity(KubeModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(self.primaryCookieName) || self.primaryCookieName != self.cookieName",
+                    "primaryCookieName must differ from cookieName",
+                    ".primaryCookieName",
+                )
+            ]
+        }
+    )
+
+    cookie_name: Name
+    """Cookie that pins a client to the canary."""
+    primary_cookie_name: str | None = None
+    """Cookie that pins a client to the primary."""
+    domain: str | None = None
+    """Domain attribute of the cookie."""
+    http_only: bool | None = None
+    """HttpOnly attribute of the cookie."""
+    max_age: Annotated[int, Field(ge=0)] = 86400
+    """Lifetime of the cookie in seconds."""
+    partitioned: bool | None = None
+    """Partitioned attribute of the cookie."""
+    path: str | None = None
+    """Path attribute of the cookie."""
+    same_site: Literal["Strict", "Lax", "None"] | None = None
+    """SameSite attribute of the cookie."""
+    secure: bool | None = None
+    """Secure attribute of the cookie."""
+
+
+class CanaryAnalysis(KubeModel):
+    """How a new revision is analysed and how traffic moves to it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(self.stepWeights) || self.stepWeights.isSorted()",
+                    "stepWeights must be in ascending order",
+                    ".stepWeights",
+                ),
+                # Flagger's schema demands one of these (oneOf); without any, weights could never move.
+                cel(
+                    "(has(self.iterations) && self.iterations > 0)"
+                    " || (has(self.stepWeight) && self.stepWeight > 0)"
+                    " || (has(self.stepWeights) && self.stepWeights.size() > 0)",
+                    "set iterations (A/B testing, blue/green), stepWeight or stepWeights"
+                    " (progressive canary)",
+                ),
+            ]
+        }
+    )
+
+    interval: Duration | None = None
+    """Time between two checks; default 60s, at least 10s (shorter values are raised to 10s)."""
+    iterations: Annotated[int, Field(ge=0)] | None = None
+    """Number of checks for A/B testing and blue/green."""
+    threshold: int | None = None
+    """Failed checks after which the canary is rolled back; default 1."""
+    max_weight: Percent | None = None
+    """Highest canary weight before promotion; default 100; a cap that steps never exceed."""
+    step_weight: Percent | None = None
+    """Weight added at each step (progressive canary)."""
+    step_weights: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(max_length=100)] | None = None
+    """Explicit weight ladder, ascending (used when stepWeight is not set)."""
+    step_weight_promotion: Percent | None = None
+    """Weight moved back to the primary at each promotion step; default all at once."""
+    primary_ready_threshold: Percent | None = None
+    """Share of primary replicas that must be available; default 100."""
+    canary_ready_threshold: Percent | None = None
+    """Share of canary replicas that must be available; default 100."""
+    mirror: bool | None = None
+    """Mirror traffic to the canary before shifting it (blue/green with mirroring)."""
+    mirror_weight: Percent | None = None
+    """Share of traffic mirrored; default all."""
+    match: list[HTTPMatchRequest] | None = None
+    """A/B testing: requests matching any of these go to the canary."""
+    session_affinity: SessionAffinity | None = None
+    """Pin clients that reached the canary to it with a cookie."""
+    alerts: list[CanaryAlert] | None = None
+    """Notifications for this canary."""
+    metrics: list[CanaryMetric] | None = None
+    """Checks run at each tick."""
+    webhooks: list[CanaryWebhook] | None = None
+    """Webhooks called during the rollout."""
+
+
+class CanarySpec(KubeModel):
+    """The desired rollout of a Deployment."""
+
+    provider: Provider | None = None
+    """Traffic provider; default the controller's --provider flag."""
+    metrics_server: str | None = None
+    """Prometheus URL for builtin metrics and inline queries; default the controller's flag."""
+    target_ref: TargetRef
+    """The workload to canary."""
+    autoscaler_ref: AutoscalerRef | None = None
+    """The target's autoscaler, cloned for the primary."""
+    ingress_ref: IngressRef | None = None
+    """The Ingress the nginx provider clones."""
+    route_ref: LocalObjectRef | None = None
+    """APISIX route (kept for Flagger compatibility; not used)."""
+    upstream_ref: LocalObjectRef | None = None
+    """Gloo upstream (kept for Flagger compatibility; not used)."""
+    service: CanaryService
+    """The generated Services and routes."""
+    analysis: CanaryAnalysis | None = None
+    """The analysis; without it the canary is promoted without analysis."""
+    canary_analysis: CanaryAnalysis | None = None
+    """Deprecated name of analysis (used only when analysis is not set)."""
+    progress_deadline_seconds: Annotated[int, Field(ge=1)] | None = None
+    """Seconds the canary and the primary may take to become ready; default 600."""
+    skip_analysis: bool | None = None
+    """Promote new revisions without analysis."""
+    revert_on_deletion: bool | None = None
+    """On deletion, give the traffic back to the target before removing the primary."""
+    suspend: bool | None = None
+    """Pause all rollout activity for this canary."""
+
+    # ---- accessors: defaults and clamps, in one place ------------------------------------------
+    @property
+    def effective_analysis(self) -> CanaryAnalysis | None:
+        return self.analysis or self.canary_analysis
+
+    @property
+    def analysis_interval_seconds(self) -> float:
+        """Flagger: default 60s, raised to at least 10s."""
+        a = self.effective_analysis
+        seconds = parse_duration(a.interval) if a and a.interval else DEFAULT_INTERVAL_SECONDS
+        return max(seconds, MIN_INTERVAL_SECONDS)
+
+    @property
+    def threshold(self) -> int:
+        """Flagger: default 1 when unset or not positive."""
+        a = self.effective_analysis
+        return a.threshold if a and a.threshold and a.threshold > 0 else 1
+
+    @property
+    def max_weight(self) -> int:
+        """100 by default; with stepWeights, the last step (at most 100)."""
+        a = self.effective_analysis
+        if a is None:
+            return 100
+        if not a.step_weight and a.step_weights:
+            return min(100, a.step_weights[-1])
+        return a.max_weight if a.max_weight else 100
+
+    @property
+    def progress_deadline(self) -> int:
+        return self.progress_deadline_seconds or DEFAULT_PROGRESS_DEADLINE_SECONDS
+
+    @property
+    def primary_ready_threshold(self) -> int:
+        a = self.effective_analysis
+        return a.primary_ready_threshold if a and a.primary_ready_threshold else DEFAULT_READY_THRESHOLD
+
+    @property
+    def canary_ready_threshold(self) -> int:
+        a = self.effective_analysis
+        return a.canary_ready_threshold if a and a.canary_ready_threshold else DEFAULT_READY_THRESHOLD
+
+    @property
+    def skips_analysis(self) -> bool:
+        return bool(self.skip_analysis) or self.effective_analysis is None
+
+    @property
+    def strategy(self) -> Strategy:
+        """Flagger's rule: match and iterations -> A/B; iterations -> blue/green; else canary."""
+        a = self.effective_analysis
+        iterations = a.iterations if a and a.iterations else 0
+        if a and a.match and iterations > 0:
+            return Strategy.AB_TESTING
+        if iterations > 0:
+            return Strategy.BLUE_GREEN
+        return Strategy.CANARY
+
+    @property
+    def apex_service(self) -> str:
+        return self.service.apex_name(self.target_ref.name)
+
+
+# ----------------------------------------------------------------------------------------- status
+class Condition(KubeModel):
+    type: str
+    """Condition type: Promoted or Ready."""
+    status: Literal["True", "False", "Unknown"]
+    """True, False or Unknown."""
+    reason: str | None = None
+    """Machine-readable reason (the phase for Promoted; InvalidSpec for Ready=False)."""
+    message: str | None = None
+    """What happened, for people."""
+    last_update_time: str | None = None
+    """When the condition was last written (RFC 3339)."""
+    last_transition_time: str | None = None
+    """When the status last changed (RFC 3339)."""
+
+
+class CanaryStatus(KubeModel):
+    """What the controller last observed and decided; the only state it keeps."""
+
+    phase: Phase = Phase.NONE
+    """Where the rollout is."""
+    observed_generation: int | None = None
+    """The metadata.generation of the spec this status was computed from."""
+    failed_checks: int = 0
+    """Failed checks in the current run."""
+    canary_weight: int = 0
+    """Share of traffic, in percent, routed to the canary."""
+    iterations: int = 0
+    """Completed iterations (A/B testing and blue/green)."""
+    last_applied_spec: str | None = None
+    """Hash of the target's pod template and tracked configs at the last observation."""
+    last_promoted_spec: str | None = None
+    """Hash of what the primary runs."""
+    tracked_configs: dict[str, str] | None = None
+    """Checksums of the ConfigMaps and Secrets the target references (configmap/NAME, secret/NAME)."""
+    last_transition_time: str | None = None
+    """When the status last changed (RFC 3339)."""
+    conditions: list[Condition] | None = None
+    """Promoted (kubectl wait canary/NAME --for=condition=Promoted) and Ready (spec validity)."""
+    session_affinity_cookie: str | None = None
+    """Cookie pinning clients to the canary during this run."""
+    primary_session_affinity_cookie: str | None = None
+    """Cookie pinning clients to the primary during this run."""
+    previous_session_affinity_cookie: str | None = None
+    """Cookie of the previous run, expired on the primary route."""
+
+
+class Canary(KubeModel):
+    """A progressive rollout of a Deployment."""
+
+    api_version: Literal["canary.dev/v1alpha1"] = API_VERSION
+    """canary.dev/v1alpha1."""
+    kind: Literal["Canary"] = "Canary"
+    """Canary."""
+    metadata: Annotated[dict[str, Any], Field(json_schema_extra={"type": "object"})] = Field(
+        default_factory=dict
+    )
+    """Standard object metadata."""
+    spec: CanarySpec
+    """The desired rollout."""
+    status: CanaryStatus = Field(default_factory=CanaryStatus)
+    """The observed state."""
