@@ -633,6 +633,11 @@ class CanaryStatus(KubeModel):
     """Checksums of the ConfigMaps and Secrets the target references (configmap/NAME, secret/NAME)."""
     last_transition_time: str | None = None
     """When the status last changed (RFC 3339)."""
+    canary_unready_since: str | None = None
+    """When the canary was first seen not ready in this run; with progressDeadlineSeconds it bounds the
+    wait, even for a canary that crash-loops and never reports a deadline itself (RFC 3339)."""
+    primary_unready_since: str | None = None
+    """When the primary was first seen not ready while initializing or promoting (RFC 3339)."""
     conditions: list[Condition] | None = None
     """Promoted (kubectl wait canary/NAME --for=condition=Promoted) and Ready (spec validity)."""
     session_affinity_cookie: str | None = None

@@ -1,0 +1,82 @@
+"""What the decision core asks the operator to do: plain, immutable values, executed in order.
+
+Who builds these: ``canary.core.machine``.  Who executes them: ``canary.operator`` through adapters.
+Events are actions too, so a test of the core sees the whole user-visible story of a tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Event reasons: specific, so ``kubectl describe canary`` reads as a timeline."""
+
+    INITIALIZING = "Initializing"
+    INITIALIZED = "Initialized"
+    NEW_REVISION = "NewRevision"
+    RESTARTED = "Restarted"
+    WAITING = "Waiting"
+    WAITING_FOR_READY = "WaitingForReady"
+    STARTED_ANALYSIS = "StartedAnalysis"
+    WEIGHT_INCREASED = "WeightIncreased"
+    ITERATION = "Iteration"
+    MIRRORING = "Mirroring"
+    HALTED = "Halted"
+    WAITING_PROMOTION = "WaitingPromotion"
+    PROMOTING = "Promoting"
+    PROMOTED = "Promoted"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+    PROMOTION_FAILED = "PromotionFailed"
+    DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+    INVALID_SPEC = "InvalidSpec"
+    SUSPENDED = "Suspended"
+    UNSUPPORTED = "Unsupported"
+
+
+class EventType(StrEnum):
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+@dataclass(frozen=True)
+class Action:
+    """Base of every action."""
+
+
+@dataclass(frozen=True)
+class SetWeights(Action):
+    """Route ``primary`` and ``canary`` percent of traffic (summing to 100), optionally mirroring."""
+
+    primary: int
+    canary: int
+    mirrored: bool = False
+
+
+@dataclass(frozen=True)
+class ScaleTarget(Action):
+    """Set the target Deployment's replicas (0 parks it; the primary serves)."""
+
+    replicas: int
+
+
+@dataclass(frozen=True)
+class PromoteToPrimary(Action):
+    """Copy the target's pod template (and its ConfigMaps/Secrets) to the primary."""
+
+
+@dataclass(frozen=True)
+class RecordEvent(Action):
+    type: EventType
+    reason: Reason
+    message: str
+
+
+def normal(reason: Reason, message: str) -> RecordEvent:
+    return RecordEvent(EventType.NORMAL, reason, message)
+
+
+def warning(reason: Reason, message: str) -> RecordEvent:
+    return RecordEvent(EventType.WARNING, reason, message)

@@ -1,0 +1,571 @@
+"""The rollout state machine: one tick of a Canary as a pure function.
+
+Who calls this: ``canary.operator`` once per tick (and right after a watched change of the target).
+What it owns: every rollout decision.  ``step(spec, status, observations, now)`` returns either
+``Decided`` (the complete new status and the actions to execute, in order) or ``NeedChecks``: the
+machine reached a check that has side effects (a webhook that runs a load test, a metric query), so
+the operator runs exactly those checks and calls ``step`` again with their outcomes.  The function is
+deterministic, so the second call follows the same path and goes further; no check is ever run that
+the machine did not reach (the sans-I/O pattern: no I/O here, and no speculative hooks there).
+
+The order of one tick follows Flagger (see docs/architecture.md), with its known bugs fixed:
+
+* a canary is rolled back in the tick whose failed check reaches ``threshold`` (Flagger waits for the
+  next tick, so it rolls back after threshold + 1 ticks);
+* ``maxWeight`` caps the weight (``canary.core.weights``);
+* the progress deadline bounds the wait for a canary that never becomes ready, measured from the first
+  tick it was seen unready (``status.canaryUnreadySince``), not only from the Deployment's own
+  ProgressDeadlineExceeded condition, which a crash-looping Pod never triggers;
+* a primary that fails to become ready during promotion does not leave users on a broken primary: all
+  traffic goes to the (healthy) canary and the canary is marked Failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from canary.core.actions import (
+    Action,
+    PromoteToPrimary,
+    Reason,
+    RecordEvent,
+    ScaleTarget,
+    SetWeights,
+    normal,
+    warning,
+)
+from canary.core.observations import CheckKind, CheckOutcome, Observations
+from canary.core.weights import next_canary_weight, next_primary_weight_during_promotion
+from canary.models.canary import CanarySpec, CanaryStatus, Condition, HookType, Phase, Provider, Strategy
+
+#: Blue/green iterations the kubernetes provider uses when the spec asks for weights (Flagger: 10).
+KUBERNETES_DEFAULT_ITERATIONS = 10
+MIRRORING_PROVIDERS = frozenset({"istio", "gatewayapi"})
+
+
+@dataclass(frozen=True)
+class Decided:
+    status: CanaryStatus
+    actions: tuple[Action, ...]
+
+    @property
+    def events(self) -> tuple[RecordEvent, ...]:
+        return tuple(a for a in self.actions if isinstance(a, RecordEvent))
+
+
+@dataclass(frozen=True)
+class NeedChecks:
+    kinds: tuple[CheckKind, ...]
+
+
+Step = Decided | NeedChecks
+
+
+def timestamp(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+class _Need(Exception):
+    """Control flow inside this module: a check is needed; never escapes ``step()``."""
+
+    def __init__(self, kind: CheckKind) -> None:
+        self.kind = kind
+
+
+@dataclass
+class _Tick:
+    spec: CanarySpec
+    status: CanaryStatus
+    obs: Observations
+    now: datetime
+    provider: Provider
+    updates: dict[str, Any] = field(default_factory=dict)
+    actions: list[Action] = field(default_factory=list)
+    failure: str | None = None
+    invalid: str | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def set(self, **fields: Any) -> None:
+        self.updates.update(fields)
+
+    def emit(self, *actions: Action) -> None:
+        self.actions.extend(actions)
+
+    def check(self, kind: CheckKind) -> CheckOutcome:
+        outcome = self.obs.checks.get(kind)
+        if outcome is None:
+            raise _Need(kind)
+        return outcome
+
+    def hooks(self, kind: HookType) -> bool:
+        analysis = self.spec.effective_analysis
+        return analysis is not None and any(w.hook_type is kind for w in analysis.webhooks or [])
+
+    @property
+    def target(self) -> str:
+        return self.spec.target_ref.name
+
+    @property
+    def kubernetes(self) -> bool:
+        return self.provider.family == "kubernetes"
+
+    def strategy(self) -> Strategy:
+        # The kubernetes provider cannot split traffic by weight or by request: it is blue/green only.
+        return Strategy.BLUE_GREEN if self.kubernetes else self.spec.strategy
+
+    def iterations(self) -> int:
+        analysis = self.spec.effective_analysis
+        configured = analysis.iterations if analysis is not None and analysis.iterations else 0
+        if self.kubernetes and configured < 1:
+            return KUBERNETES_DEFAULT_ITERATIONS
+        return configured
+
+    def mirroring(self) -> bool:
+        analysis = self.spec.effective_analysis
+        return bool(analysis and analysis.mirror) and self.provider.family in MIRRORING_PROVIDERS
+
+    def elapsed_since(self, value: str | None) -> float:
+        return 0.0 if value is None else (self.now - parse_timestamp(value)).total_seconds()
+
+    # ------------------------------------------------------------------ result
+    def finish(self, generation: int | None) -> Decided:
+        old = self.status
+        fields = {**self.updates, "observed_generation": generation}
+        new = old.model_copy(update=fields)
+        changed = any(
+            getattr(new, f) != getattr(old, f)
+            for f in ("phase", "canary_weight", "iterations", "failed_checks", "last_applied_spec")
+        )
+        conditions = _conditions(
+            old, new.phase, self.now, failure=self.failure, invalid=self.invalid, target=self.target
+        )
+        new = new.model_copy(
+            update={
+                "conditions": conditions,
+                "last_transition_time": timestamp(self.now) if changed or old.last_transition_time is None
+                else old.last_transition_time,
+            }
+        )  # fmt: skip
+        return Decided(new, tuple(self.actions))
+
+
+def step(
+    spec: CanarySpec,
+    status: CanaryStatus,
+    obs: Observations,
+    now: datetime,
+    *,
+    provider: Provider,
+    generation: int | None = None,
+) -> Step:
+    """Decide one tick.  Pure: no I/O, no clock, no logging."""
+    tick = _Tick(spec, status, obs, now, provider)
+    try:
+        _run(tick)
+    except _Need as need:
+        return NeedChecks((need.kind,))
+    return tick.finish(generation)
+
+
+# ---------------------------------------------------------------------------------------------- phases
+def _run(t: _Tick) -> None:
+    if t.spec.suspend:
+        t.emit(normal(Reason.SUSPENDED, "Skipping this tick: the canary is suspended (spec.suspend)"))
+        return
+    if not t.obs.target.exists or t.obs.target_hash is None:
+        t.invalid = f"spec.targetRef: Deployment {t.target} not found in this namespace"
+        t.emit(warning(Reason.INVALID_SPEC, t.invalid))
+        return
+    phase = t.status.phase
+    if phase in (Phase.NONE, Phase.INITIALIZING):
+        _initialize(t)
+    elif phase in (Phase.INITIALIZED, Phase.SUCCEEDED, Phase.FAILED, Phase.WAITING):
+        _maybe_start(t)
+    elif phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION):
+        _analyse(t)
+    elif phase is Phase.PROMOTING:
+        _promote(t)
+    elif phase is Phase.FINALISING:
+        _finalise(t)
+    # Terminating / Terminated belong to the deletion handler, not to ticks.
+
+
+def _initialize(t: _Tick) -> None:
+    if t.status.phase is Phase.NONE:
+        t.set(phase=Phase.INITIALIZING)
+        t.emit(normal(Reason.INITIALIZING, f"Creating {t.target}-primary and the services for {t.target}"))
+    if not t.obs.primary.ready:
+        if _deadline_passed(t, t.status.primary_unready_since, t.obs.primary.deadline_exceeded):
+            _fail(
+                t,
+                Reason.DEADLINE_EXCEEDED,
+                f"{t.target}-primary did not become ready within {t.spec.progress_deadline}s: "
+                f"{t.obs.primary.message}",
+                weights=None,
+            )
+            return
+        _wait_for_ready(t, "primary_unready_since", f"{t.target}-primary", t.obs.primary.message)
+        return
+    h = t.obs.target_hash
+    t.emit(SetWeights(100, 0), ScaleTarget(0))
+    t.set(
+        phase=Phase.INITIALIZED,
+        last_applied_spec=h,
+        last_promoted_spec=h,
+        tracked_configs=t.obs.tracked_configs or None,
+        canary_weight=0,
+        failed_checks=0,
+        iterations=0,
+        primary_unready_since=None,
+    )
+    t.emit(normal(Reason.INITIALIZED, f"Initialization done: {t.target}-primary serves all traffic"))
+
+
+def _maybe_start(t: _Tick) -> None:
+    h = t.obs.target_hash
+    s = t.status
+    if h == s.last_promoted_spec:
+        # Going back to the promoted spec is not a new revision; remember it so that re-applying a
+        # failed revision afterwards counts as new again.
+        if s.last_applied_spec != h:
+            t.set(last_applied_spec=h, tracked_configs=t.obs.tracked_configs or None)
+        return
+    if h == s.last_applied_spec and s.phase is not Phase.WAITING:
+        return  # nothing new (a Failed revision stays failed until the target changes)
+    if t.hooks(HookType.CONFIRM_ROLLOUT):
+        outcome = t.check(CheckKind.CONFIRM_ROLLOUT)
+        if not outcome.passed:
+            if s.phase is not Phase.WAITING:
+                t.emit(
+                    warning(
+                        Reason.WAITING, f"Waiting for approval to start the rollout: {outcome.describe()}"
+                    )
+                )
+            t.set(phase=Phase.WAITING)
+            return
+    if t.kubernetes and t.spec.strategy is not Strategy.BLUE_GREEN:
+        t.emit(
+            warning(
+                Reason.UNSUPPORTED,
+                "The kubernetes provider switches all traffic at once: running blue/green with "
+                f"{t.iterations()} iterations (spec.analysis.stepWeight/match do not apply)",
+            )
+        )
+    t.emit(ScaleTarget(t.obs.scale_up_replicas))
+    t.set(
+        phase=Phase.PROGRESSING,
+        last_applied_spec=h,
+        tracked_configs=t.obs.tracked_configs or None,
+        canary_weight=0,
+        failed_checks=0,
+        iterations=0,
+        canary_unready_since=None,
+        primary_unready_since=None,
+    )
+    t.emit(normal(Reason.NEW_REVISION, f"New revision {h} of {t.target} detected: scaling it up"))
+
+
+def _analyse(t: _Tick) -> None:
+    s = t.status
+    h = t.obs.target_hash
+    if h != s.last_applied_spec:
+        t.emit(SetWeights(100, 0), ScaleTarget(t.obs.scale_up_replicas))
+        t.set(
+            phase=Phase.PROGRESSING,
+            last_applied_spec=h,
+            tracked_configs=t.obs.tracked_configs or None,
+            canary_weight=0,
+            failed_checks=0,
+            iterations=0,
+            canary_unready_since=None,
+        )
+        t.emit(normal(Reason.RESTARTED, f"New revision {h} of {t.target} during analysis: restarting it"))
+        return
+    if not t.obs.target.ready:
+        if _deadline_passed(t, s.canary_unready_since, t.obs.target.deadline_exceeded):
+            _rollback(
+                t,
+                Reason.DEADLINE_EXCEEDED,
+                f"Rolling back: {t.target} did not become ready within progressDeadlineSeconds "
+                f"({t.spec.progress_deadline}s): {t.obs.target.message}",
+            )
+            return
+        _wait_for_ready(t, "canary_unready_since", t.target, t.obs.target.message)
+        return
+    t.set(canary_unready_since=None)
+
+    if t.spec.skips_analysis:
+        _start_promotion(t, "analysis is skipped (spec.skipAnalysis)")
+        return
+    if t.hooks(HookType.ROLLBACK) and t.check(CheckKind.ROLLBACK).passed:
+        _rollback(t, Reason.ROLLED_BACK, "Rolling back: a rollback webhook asked for it")
+        return
+    if not _checks_pass(t):
+        return
+
+    strategy = t.strategy()
+    if strategy is Strategy.CANARY:
+        _advance_canary(t)
+    elif strategy is Strategy.AB_TESTING:
+        _advance_ab(t)
+    else:
+        _advance_blue_green(t)
+
+
+def _checks_pass(t: _Tick) -> bool:
+    """Run this tick's checks; count a failure and roll back once ``threshold`` failures are reached."""
+    s = t.status
+    analysis = t.spec.effective_analysis
+    mirrored = t.obs.routes.mirrored if t.obs.routes else False
+    first = s.canary_weight == 0 and s.iterations == 0 and not (t.mirroring() and mirrored)
+    if first:
+        if s.failed_checks == 0:
+            t.emit(
+                normal(Reason.STARTED_ANALYSIS, f"Starting the analysis of revision {s.last_applied_spec}")
+            )
+        outcome = t.check(CheckKind.PRE_ROLLOUT) if t.hooks(HookType.PRE_ROLLOUT) else CheckOutcome.ok()
+    elif (analysis is not None and analysis.metrics) or t.hooks(HookType.ROLLOUT):
+        outcome = t.check(CheckKind.ANALYSIS)
+    else:
+        outcome = CheckOutcome.ok()
+    if outcome.passed:
+        return True
+    failed = s.failed_checks + 1
+    t.set(failed_checks=failed)
+    threshold = t.spec.threshold
+    if failed >= threshold:
+        _rollback(
+            t,
+            Reason.ROLLED_BACK,
+            f"Rolling back: {failed} of {threshold} checks failed; last: {outcome.describe()}",
+        )
+    else:
+        t.emit(
+            warning(
+                Reason.HALTED,
+                f"Halted at {s.canary_weight}%: check failed ({failed} of {threshold}): {outcome.describe()}",
+            )
+        )
+    return False
+
+
+def _advance_canary(t: _Tick) -> None:
+    current = t.status.canary_weight
+    if current < t.spec.max_weight:
+        if t.mirroring() and current == 0 and not (t.obs.routes and t.obs.routes.mirrored):
+            t.emit(SetWeights(100, 0, mirrored=True))
+            t.emit(normal(Reason.MIRRORING, f"Mirroring traffic to {t.target} before shifting any"))
+            return
+        nxt = next_canary_weight(t.spec, current)
+        if nxt <= current:
+            return
+        if t.hooks(HookType.CONFIRM_TRAFFIC_INCREASE) and t.status.phase is not Phase.WAITING_PROMOTION:
+            outcome = t.check(CheckKind.CONFIRM_TRAFFIC_INCREASE)
+            if not outcome.passed:
+                t.emit(
+                    warning(
+                        Reason.WAITING,
+                        f"Waiting for approval to raise the weight to {nxt}%: {outcome.describe()}",
+                    )
+                )
+                return
+        t.emit(SetWeights(100 - nxt, nxt))
+        t.set(canary_weight=nxt)
+        t.emit(normal(Reason.WEIGHT_INCREASED, f"Canary weight {current}% -> {nxt}%"))
+        return
+    _confirm_and_promote(t)
+
+
+def _advance_ab(t: _Tick) -> None:
+    total = t.iterations()
+    done = t.status.iterations
+    if done < total:
+        t.emit(SetWeights(0, 100))  # with spec.analysis.match, only matching requests reach the canary
+        t.set(iterations=done + 1)
+        t.emit(
+            normal(
+                Reason.ITERATION, f"A/B iteration {done + 1} of {total}: matching requests go to {t.target}"
+            )
+        )
+        return
+    _confirm_and_promote(t)
+
+
+def _advance_blue_green(t: _Tick) -> None:
+    total = t.iterations()
+    done = t.status.iterations
+    if done < total:
+        if t.mirroring() and not (t.obs.routes and t.obs.routes.mirrored):
+            t.emit(SetWeights(100, 0, mirrored=True))
+        t.set(iterations=done + 1)
+        t.emit(normal(Reason.ITERATION, f"Blue/green iteration {done + 1} of {total}"))
+        return
+    if done == total:
+        if not _promotion_confirmed(t):
+            return
+        t.emit(SetWeights(0, 100))
+        t.set(iterations=done + 1, canary_weight=100)
+        t.emit(
+            normal(
+                Reason.WEIGHT_INCREASED, f"Routing all traffic to {t.target} for one more analysed interval"
+            )
+        )
+        return
+    _start_promotion(t, f"{total} iterations passed and {t.target} served all traffic for one interval")
+
+
+def _promotion_confirmed(t: _Tick) -> bool:
+    if not t.hooks(HookType.CONFIRM_PROMOTION):
+        return True
+    outcome = t.check(CheckKind.CONFIRM_PROMOTION)
+    if outcome.passed:
+        return True
+    if t.status.phase is not Phase.WAITING_PROMOTION:
+        t.emit(warning(Reason.WAITING_PROMOTION, f"Waiting for approval to promote: {outcome.describe()}"))
+    t.set(phase=Phase.WAITING_PROMOTION)
+    return False
+
+
+def _confirm_and_promote(t: _Tick) -> None:
+    if _promotion_confirmed(t):
+        _start_promotion(t, "the analysis passed")
+
+
+def _start_promotion(t: _Tick, why: str) -> None:
+    t.emit(PromoteToPrimary())
+    t.set(phase=Phase.PROMOTING, primary_unready_since=None)
+    t.emit(
+        normal(
+            Reason.PROMOTING,
+            f"Promoting revision {t.status.last_applied_spec}: {why}; "
+            f"copying {t.target} to {t.target}-primary",
+        )
+    )
+
+
+def _promote(t: _Tick) -> None:
+    if not t.obs.primary.ready:
+        if _deadline_passed(t, t.status.primary_unready_since, t.obs.primary.deadline_exceeded):
+            # The new primary is broken while the canary, which passed its analysis, is healthy: send
+            # everyone to the canary rather than leave them on a broken primary.
+            _fail(
+                t,
+                Reason.PROMOTION_FAILED,
+                f"Promotion failed: {t.target}-primary did not become ready within "
+                f"{t.spec.progress_deadline}s ({t.obs.primary.message}); all traffic stays on {t.target}",
+                weights=SetWeights(0, 100),
+            )
+            return
+        _wait_for_ready(t, "primary_unready_since", f"{t.target}-primary", t.obs.primary.message)
+        return
+    t.set(primary_unready_since=None)
+    routes = t.obs.routes
+    primary = routes.primary if routes is not None else 100 - t.status.canary_weight
+    nxt = 100 if t.kubernetes else next_primary_weight_during_promotion(t.spec, primary)
+    t.emit(SetWeights(nxt, 100 - nxt))
+    t.set(canary_weight=100 - nxt)
+    if nxt >= 100:
+        t.set(phase=Phase.FINALISING)
+        t.emit(normal(Reason.PROMOTING, f"Routing all traffic to {t.target}-primary"))
+    else:
+        t.emit(normal(Reason.PROMOTING, f"Primary weight {primary}% -> {nxt}%"))
+
+
+def _finalise(t: _Tick) -> None:
+    t.emit(ScaleTarget(0))
+    t.set(phase=Phase.SUCCEEDED, last_promoted_spec=t.status.last_applied_spec, canary_weight=0, iterations=0)
+    t.emit(
+        normal(
+            Reason.PROMOTED,
+            f"Promotion completed: {t.target}-primary runs revision {t.status.last_applied_spec}; "
+            f"{t.target} scaled to zero",
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _deadline_passed(t: _Tick, since: str | None, kubernetes_gave_up: bool) -> bool:
+    return kubernetes_gave_up or t.elapsed_since(since) >= t.spec.progress_deadline
+
+
+def _wait_for_ready(t: _Tick, field_name: str, what: str, message: str) -> None:
+    if getattr(t.status, field_name) is None:
+        t.set(**{field_name: timestamp(t.now)})
+        # Normal, not Warning: a rollout takes a while; only the deadline passing is a problem.
+        t.emit(normal(Reason.WAITING_FOR_READY, f"Waiting for {what} to become ready: {message}"))
+
+
+def _rollback(t: _Tick, reason: Reason, message: str) -> None:
+    _fail(t, reason, message, weights=SetWeights(100, 0))
+
+
+def _fail(t: _Tick, reason: Reason, message: str, *, weights: SetWeights | None) -> None:
+    if weights is not None:
+        t.emit(weights)
+    if weights is None or weights.primary == 100:
+        t.emit(ScaleTarget(0))
+        t.set(canary_weight=0)
+    else:
+        t.set(canary_weight=weights.canary)
+    t.set(phase=Phase.FAILED, iterations=0, canary_unready_since=None, primary_unready_since=None)
+    t.failure = message
+    t.emit(warning(reason, message))
+
+
+_PROMOTED: dict[Phase, tuple[Literal["True", "False", "Unknown"], str]] = {
+    Phase.INITIALIZING: ("Unknown", "New Deployment detected, starting initialization"),
+    Phase.INITIALIZED: ("True", "Deployment initialization completed"),
+    Phase.WAITING: ("Unknown", "Waiting for approval"),
+    Phase.WAITING_PROMOTION: ("Unknown", "Waiting for approval"),
+    Phase.PROGRESSING: ("Unknown", "New revision detected, progressing canary analysis"),
+    Phase.PROMOTING: ("Unknown", "Canary analysis completed, starting primary rolling update"),
+    Phase.FINALISING: ("Unknown", "Canary analysis completed, routing all traffic to primary"),
+    Phase.SUCCEEDED: ("True", "Canary analysis completed successfully, promotion finished"),
+    Phase.FAILED: ("False", "Canary analysis failed, Deployment scaled to zero"),
+}
+
+
+def _conditions(
+    old: CanaryStatus, phase: Phase, now: datetime, *, failure: str | None, invalid: str | None, target: str
+) -> list[Condition]:
+    current = {c.type: c for c in old.conditions or []}
+    stamp = timestamp(now)
+    wanted: list[Condition] = []
+    if invalid is not None:
+        wanted.append(Condition(type="Ready", status="False", reason="InvalidSpec", message=invalid))
+    else:
+        wanted.append(
+            Condition(
+                type="Ready", status="True", reason="Valid", message=f"Spec valid; target {target} found"
+            )
+        )
+    if phase in _PROMOTED:
+        status, message = _PROMOTED[phase]
+        if phase is Phase.FAILED and failure:
+            message = failure
+        elif phase is Phase.FAILED and "Promoted" in current and current["Promoted"].reason == "Failed":
+            message = current["Promoted"].message or message
+        wanted.append(Condition(type="Promoted", status=status, reason=phase.value, message=message))
+    elif "Promoted" in current:
+        wanted.append(current["Promoted"])
+    out: list[Condition] = []
+    for c in wanted:
+        before = current.get(c.type)
+        if before is not None and (before.status, before.reason, before.message) == (
+            c.status,
+            c.reason,
+            c.message,
+        ):
+            out.append(before)
+            continue
+        transition = (
+            before.last_transition_time if before is not None and before.status == c.status else stamp
+        )
+        out.append(c.model_copy(update={"last_update_time": stamp, "last_transition_time": transition}))
+    return out

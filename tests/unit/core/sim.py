@@ -1,0 +1,134 @@
+"""A tiny simulated world for driving ``canary.core.machine.step`` tick after tick, without a cluster.
+
+The world holds what the real adapters would observe (target and primary revisions, readiness,
+router weights) and applies the actions the machine returns, so a test reads as a rollout story:
+the sequence of weights, events and phases.  Checks are answered by a function of the tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from canary.core.actions import PromoteToPrimary, RecordEvent, ScaleTarget, SetWeights
+from canary.core.machine import Decided, NeedChecks, step
+from canary.core.observations import CheckKind, CheckOutcome, Observations, Readiness, Routes
+from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def make_spec(analysis: dict[str, Any] | None = None, **spec: Any) -> CanarySpec:
+    body: dict[str, Any] = {
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "service": {"port": 80},
+        **spec,
+    }
+    if analysis is not None:
+        body["analysis"] = {"interval": "10s", **analysis}
+    return Canary.model_validate({"spec": body}).spec
+
+
+Checks = Callable[[CheckKind, "World"], CheckOutcome]
+
+
+def all_pass(kind: CheckKind, world: World) -> CheckOutcome:
+    return (
+        CheckOutcome.ok() if kind is not CheckKind.ROLLBACK else CheckOutcome.failed("rollback", "not asked")
+    )
+
+
+@dataclass
+class World:
+    spec: CanarySpec
+    provider: Provider = Provider.GATEWAYAPI
+    target_revision: str = "rev1"
+    primary_revision: str | None = None
+    target_replicas: int = 2
+    #: ticks a freshly rolled-out primary needs before it reports ready
+    primary_rollout_ticks: int = 1
+    canary_ready: Callable[[World], bool] = lambda w: True
+    canary_deadline_exceeded: bool = False
+    checks: Checks = all_pass
+    status: CanaryStatus = field(default_factory=CanaryStatus)
+    routes: Routes = field(default_factory=lambda: Routes(100, 0))
+    now: datetime = T0
+    tick_no: int = 0
+    primary_ready_at: int = 0
+    events: list[RecordEvent] = field(default_factory=list)
+    weights: list[tuple[int, int]] = field(default_factory=list)
+    asked: list[CheckKind] = field(default_factory=list)
+
+    def observe(self) -> Observations:
+        primary = (
+            Readiness(exists=True, ready=self.tick_no >= self.primary_ready_at, message="rolling out")
+            if self.primary_revision is not None
+            else Readiness(exists=False, ready=False, message="not created yet")
+        )
+        target_ready = self.target_replicas > 0 and self.canary_ready(self)
+        return Observations(
+            target=Readiness(
+                exists=True,
+                ready=target_ready,
+                deadline_exceeded=self.canary_deadline_exceeded,
+                message="" if target_ready else "0 of 2 updated replicas are available",
+            ),
+            primary=primary,
+            target_hash=self.target_revision,
+            routes=self.routes,
+            scale_up_replicas=2,
+        )
+
+    def tick(self) -> Decided:
+        """One tick: observe, decide (running the checks the machine asks for), act."""
+        if self.primary_revision is None:  # the operator's bootstrap creates the primary from the target
+            self.primary_revision = self.target_revision
+            self.primary_ready_at = self.tick_no + self.primary_rollout_ticks
+        obs = self.observe()
+        for _ in range(8):
+            result = step(self.spec, self.status, obs, self.now, provider=self.provider)
+            if isinstance(result, Decided):
+                break
+            assert isinstance(result, NeedChecks)
+            self.asked.extend(result.kinds)
+            obs = obs.with_checks({k: self.checks(k, self) for k in result.kinds})
+        else:
+            raise AssertionError("the machine kept asking for checks")
+        for action in result.actions:
+            if isinstance(action, SetWeights):
+                self.routes = Routes(action.primary, action.canary, action.mirrored)
+                self.weights.append((action.primary, action.canary))
+            elif isinstance(action, ScaleTarget):
+                self.target_replicas = action.replicas
+            elif isinstance(action, PromoteToPrimary):
+                self.primary_revision = self.target_revision
+                self.primary_ready_at = self.tick_no + 1 + self.primary_rollout_ticks
+            elif isinstance(action, RecordEvent):
+                self.events.append(action)
+        self.status = result.status
+        self.tick_no += 1
+        self.now += timedelta(seconds=self.spec.analysis_interval_seconds)
+        return result
+
+    def run_until(self, *phases: Phase, limit: int = 60) -> list[Phase]:
+        seen = []
+        for _ in range(limit):
+            self.tick()
+            seen.append(self.status.phase)
+            if self.status.phase in phases:
+                return seen
+        raise AssertionError(f"never reached {phases}; phases: {seen}; events: {self.reasons()}")
+
+    def initialize(self) -> None:
+        self.run_until(Phase.INITIALIZED)
+        self.events.clear()
+        self.weights.clear()
+        self.asked.clear()
+
+    def reasons(self) -> list[str]:
+        return [e.reason.value for e in self.events]
+
+    def canary_weights(self) -> list[int]:
+        return [c for _, c in self.weights]
