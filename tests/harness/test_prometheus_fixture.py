@@ -28,7 +28,7 @@ def test_scrapes_an_exporter_and_the_client_reads_its_value(
     prometheus: Prometheus, exporter: tuple[str, CollectorRegistry], request: pytest.FixtureRequest
 ) -> None:
     target, registry = exporter
-    value = round(random.uniform(1, 1000), 3)  # noqa: S311 - not crypto: a value no other test writes
+    value = round(random.uniform(1, 1000), 3)  # a value no other test writes
     Gauge("canary_fixture_probe", "a value the test reads back", registry=registry).set(value)
     requests = Counter("canary_fixture_requests", "a counter", ["code"], registry=registry)
     requests.labels(code="200").inc(7)
