@@ -13,6 +13,7 @@ import click
 import yaml
 
 from canary import __version__
+from canary.models.canary import MIN_INTERVAL_SECONDS, Provider
 from canary.models.crd import all_crds
 
 
@@ -55,3 +56,60 @@ def crds(output_dir: Path | None) -> None:
 def render_crd(doc: dict[str, object]) -> str:
     header = "# Generated from canary/models by `canary crds --output-dir crds`; do not edit by hand.\n"
     return header + yaml.safe_dump(doc, sort_keys=False, width=110, allow_unicode=True)
+
+
+@main.command()
+@click.option(
+    "--namespace", "-n", "namespaces", multiple=True, help="Watch only this namespace (repeatable)."
+)
+@click.option(
+    "--provider",
+    type=click.Choice([p.value for p in Provider]),
+    default=Provider.KUBERNETES.value,
+    show_default=True,
+    help="Traffic provider for canaries that do not set spec.provider.",
+)
+@click.option(
+    "--metrics-server", default="http://prometheus:9090", show_default=True, help="Default Prometheus URL."
+)
+@click.option(
+    "--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file; default in-cluster or ~/.kube/config."
+)
+@click.option(
+    "--liveness", default=None, help="Serve kopf's liveness probe here, e.g. http://0.0.0.0:8080/healthz."
+)
+@click.option(
+    "--min-analysis-interval",
+    type=float,
+    default=MIN_INTERVAL_SECONDS,
+    show_default=True,
+    help="Shortest analysis interval honoured, in seconds (lower only for tests and demos).",
+)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
+def run(
+    *,
+    namespaces: tuple[str, ...],
+    provider: str,
+    metrics_server: str,
+    kubeconfig: str | None,
+    liveness: str | None,
+    min_analysis_interval: float,
+    log_level: str,
+) -> None:
+    """Run the controller (kopf under the hood)."""
+    import logging  # noqa: PLC0415 - the controller's imports (kopf) stay out of every other command
+
+    from canary.operator.main import run_controller  # noqa: PLC0415
+    from canary.operator.settings import Settings  # noqa: PLC0415
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level != "debug":
+        # kopf logs every handled watch event at INFO; the controller's own log says what matters.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    settings = Settings(
+        default_provider=Provider(provider),
+        metrics_server=metrics_server,
+        namespaces=namespaces,
+        min_interval=min_analysis_interval,
+    )
+    run_controller(settings, kubeconfig=kubeconfig, liveness=liveness)

@@ -178,8 +178,8 @@ def _run(t: _Tick) -> None:
     if t.spec.suspend:
         t.emit(normal(Reason.SUSPENDED, "Skipping this tick: the canary is suspended (spec.suspend)"))
         return
-    if not t.obs.target.exists or t.obs.target_hash is None:
-        t.invalid = f"spec.targetRef: Deployment {t.target} not found in this namespace"
+    if t.obs.invalid_spec is not None or not t.obs.target.exists or t.obs.target_hash is None:
+        t.invalid = t.obs.invalid_spec or f"spec.targetRef: Deployment {t.target} not found in this namespace"
         t.emit(warning(Reason.INVALID_SPEC, t.invalid))
         return
     phase = t.status.phase
@@ -299,6 +299,8 @@ def _analyse(t: _Tick) -> None:
         _wait_for_ready(t, "canary_unready_since", t.target, t.obs.target.message)
         return
     t.set(canary_unready_since=None)
+    if not t.obs.due:
+        return  # checks and weight steps happen once per analysis interval
 
     if t.spec.skips_analysis:
         _start_promotion(t, "analysis is skipped (spec.skipAnalysis)")
@@ -465,6 +467,8 @@ def _promote(t: _Tick) -> None:
         _wait_for_ready(t, "primary_unready_since", f"{t.target}-primary", t.obs.primary.message)
         return
     t.set(primary_unready_since=None)
+    if not t.obs.due:
+        return
     routes = t.obs.routes
     primary = routes.primary if routes is not None else 100 - t.status.canary_weight
     nxt = 100 if t.kubernetes else next_primary_weight_during_promotion(t.spec, primary)

@@ -85,6 +85,12 @@ class Observations:
     #: Replicas to give the target when it is scaled up for a new revision.
     scale_up_replicas: int = 1
     checks: dict[CheckKind, CheckOutcome] = field(default_factory=dict)
+    #: A problem with the spec only the controller can see (say, a selector without a known label),
+    #: naming the field; reported as Ready=False/InvalidSpec and a Warning event.
+    invalid_spec: str | None = None
+    #: True on the tick the analysis interval is due.  Ticks woken by a watch (the target changed, a
+    #: Deployment became ready) react at once but run no checks and move no weight.
+    due: bool = True
 
     def with_checks(self, outcomes: dict[CheckKind, CheckOutcome]) -> Observations:
         return Observations(
@@ -95,4 +101,6 @@ class Observations:
             routes=self.routes,
             scale_up_replicas=self.scale_up_replicas,
             checks={**self.checks, **outcomes},
+            invalid_spec=self.invalid_spec,
+            due=self.due,
         )

@@ -542,9 +542,13 @@ class CanarySpec(KubeModel):
     @property
     def analysis_interval_seconds(self) -> float:
         """Flagger: default 60s, raised to at least 10s."""
+        return self.interval_seconds(MIN_INTERVAL_SECONDS)
+
+    def interval_seconds(self, minimum: float) -> float:
+        """The analysis interval, raised to ``minimum`` (the controller's --min-analysis-interval)."""
         a = self.effective_analysis
         seconds = parse_duration(a.interval) if a and a.interval else DEFAULT_INTERVAL_SECONDS
-        return max(seconds, MIN_INTERVAL_SECONDS)
+        return max(seconds, minimum)
 
     @property
     def threshold(self) -> int:

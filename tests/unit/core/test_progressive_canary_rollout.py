@@ -3,7 +3,10 @@ Finalising -> Succeeded, and the primary ends up running the new revision."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from canary.core.actions import EventType
+from canary.core.machine import Decided, step
 from canary.models.canary import Phase
 from tests.unit.core.sim import World, make_spec
 
@@ -124,3 +127,23 @@ def test_suspended_canary_does_nothing() -> None:
     assert world.status.phase is Phase.NONE
     assert world.weights == []
     assert set(world.reasons()) == {"Suspended"}
+
+
+def test_ticks_woken_by_a_watch_react_but_do_not_step() -> None:
+    world = World(make_spec({"stepWeight": 20}))
+    world.initialize()
+    world.target_revision = "rev2"
+    world.tick()  # NewRevision
+    world.tick()  # first step
+    weight = world.status.canary_weight
+    obs = replace(world.observe(), due=False)
+    result = step(world.spec, world.status, obs, world.now, provider=world.provider)
+    assert isinstance(result, Decided)
+    assert result.actions == ()
+    assert result.status.canary_weight == weight
+
+    world.target_revision = "rev3"  # but a new revision is noticed at once
+    obs = replace(world.observe(), due=False)
+    result = step(world.spec, world.status, obs, world.now, provider=world.provider)
+    assert isinstance(result, Decided)
+    assert result.status.last_applied_spec == "rev3"

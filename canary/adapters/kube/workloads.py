@@ -1,0 +1,134 @@
+"""Observe and change the target, the primary and their Services, for one Canary.
+
+Who calls this: ``canary.operator.tick``.  ``observe`` gathers what the decision core needs
+(readiness, the revision hash, tracked configs); ``bootstrap`` creates what must exist before any
+decision (the primary, cloned from the target on first sight, and the three Services); the other
+methods execute the core's actions.  Building objects is left to the pure modules beside this one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from canary.adapters.kube import primary as build
+from canary.adapters.kube.client import JSON, KubeClient
+from canary.adapters.kube.readiness import deployment_readiness
+from canary.adapters.kube.revision import config_checksum, is_tracked, revision_hash
+from canary.adapters.kube.services import generated_services, takeover_patch
+from canary.core.observations import Readiness
+from canary.models.canary import CanarySpec
+
+
+@dataclass
+class WorkloadView:
+    """What one observation found."""
+
+    target: JSON | None
+    primary: JSON | None
+    target_readiness: Readiness
+    primary_readiness: Readiness
+    revision: str | None = None
+    tracked_configs: dict[str, str] = field(default_factory=dict)
+    #: configs whose content the revision covers: (kind, name) -> the object
+    configs: dict[tuple[str, str], JSON] = field(default_factory=dict)
+    invalid: str | None = None
+
+    @property
+    def primary_replicas(self) -> int:
+        if self.primary is None:
+            return 1
+        return max(int(self.primary.get("spec", {}).get("replicas") or 1), 1)
+
+
+class Workloads:
+    def __init__(self, kube: KubeClient) -> None:
+        self.kube = kube
+
+    def observe(self, spec: CanarySpec, namespace: str) -> WorkloadView:
+        name = spec.target_ref.name
+        target = self.kube.get_deployment(namespace, name)
+        primary = self.kube.get_deployment(namespace, build.primary_name(name))
+        view = WorkloadView(
+            target=target,
+            primary=primary,
+            target_readiness=deployment_readiness(target, spec.canary_ready_threshold),
+            primary_readiness=deployment_readiness(primary, spec.primary_ready_threshold),
+        )
+        if target is None:
+            view.invalid = f"spec.targetRef: Deployment {name} not found in namespace {namespace}"
+            return view
+        try:
+            build.selector_label(target)
+        except build.SelectorLabelMissing as e:
+            view.invalid = str(e)
+            return view
+        for kind, ref in build.referenced_configs(target):
+            obj = self.kube.get_config(kind, namespace, ref)
+            if obj is not None and is_tracked(kind, obj):
+                view.configs[(kind, ref)] = obj
+                view.tracked_configs[f"{kind}/{ref}"] = config_checksum(obj)
+        view.revision = revision_hash(target["spec"]["template"], view.tracked_configs)
+        return view
+
+    # ------------------------------------------------------------------------------ bootstrap
+    def bootstrap(self, spec: CanarySpec, namespace: str, canary: str, view: WorkloadView) -> None:
+        """Create the primary (once) and make the Services match the spec (every tick)."""
+        target = view.target
+        if target is None or view.revision is None:
+            return
+        if view.primary is None:
+            self._copy_configs(view, canary)
+            replicas = int(target.get("spec", {}).get("replicas") or 1)
+            body = build.primary_deployment(
+                target, canary=canary, revision=view.revision, replicas=replicas, copied=set(view.configs)
+            )
+            self.kube.create_deployment(body)
+            view.primary = body
+            view.primary_readiness = Readiness(exists=True, ready=False, message="just created")
+        label, value = build.selector_label(target)
+        for wanted in generated_services(spec, namespace=namespace, canary=canary, label=label, value=value):
+            name = wanted["metadata"]["name"]
+            existing = self.kube.get_service(namespace, name)
+            if existing is None:
+                self.kube.create_service(wanted)
+            elif name != spec.apex_service:
+                self.kube.patch_service(namespace, name, takeover_patch(existing, wanted))
+            else:
+                # The apex selector belongs to the router (blue/green moves it); set it only on take-over.
+                patch = takeover_patch(existing, wanted)
+                if build.CANARY_LABEL in (existing["metadata"].get("labels") or {}):
+                    patch["spec"].pop("selector")
+                self.kube.patch_service(namespace, name, patch)
+
+    def _copy_configs(self, view: WorkloadView, canary: str) -> None:
+        for (kind, _), obj in view.configs.items():
+            self.kube.apply_config(kind, build.config_copy(kind, obj, canary))
+
+    # ------------------------------------------------------------------------------ actions
+    def promote(self, view: WorkloadView, canary: str) -> None:
+        """Copy the target's pod template (and configs) to the primary: a rolling update of it."""
+        target = view.target
+        if target is None or view.primary is None or view.revision is None:
+            return
+        self._copy_configs(view, canary)
+        spec = target["spec"]
+        patch: dict[str, Any] = {
+            "spec": {"template": build.primary_template(target, view.revision, set(view.configs))}
+        }
+        for key in ("strategy", "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit"):
+            if key in spec:
+                patch["spec"][key] = spec[key]
+        # A merge patch would merge lists (containers) key by key and keep removed fields: replace
+        # the template wholesale with a JSON patch instead.
+        ops = [{"op": "replace", "path": "/spec/template", "value": patch["spec"]["template"]}]
+        ops += [
+            {"op": "add", "path": f"/spec/{k}", "value": v}
+            for k, v in patch["spec"].items()
+            if k != "template"
+        ]
+        self.kube.apps.patch_namespaced_deployment(build.primary_name(target["metadata"]["name"]),
+                                                   target["metadata"]["namespace"], ops)  # fmt: skip
+
+    def scale_target(self, spec: CanarySpec, namespace: str, replicas: int) -> None:
+        self.kube.scale_deployment(namespace, spec.target_ref.name, replicas)

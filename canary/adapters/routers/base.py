@@ -1,0 +1,49 @@
+"""The ``Router`` protocol: how a provider creates its routing objects and moves traffic.
+
+Who calls this: ``canary.operator.tick`` (reconcile before deciding, set_routes for the core's
+``SetWeights`` actions, get_routes to observe).  Routers are the source of truth for weights: the
+status only records what was last written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from canary.core.observations import Routes
+from canary.models.canary import CanarySpec
+
+
+@dataclass(frozen=True)
+class RouteContext:
+    """What a router needs to know about one Canary."""
+
+    spec: CanarySpec
+    namespace: str
+    canary: str
+    #: the selector label of the target's Pods and its value, e.g. ("app", "podinfo")
+    label: str
+    value: str
+
+    @property
+    def apex(self) -> str:
+        return self.spec.apex_service
+
+    @property
+    def primary_service(self) -> str:
+        return f"{self.apex}-primary"
+
+    @property
+    def canary_service(self) -> str:
+        return f"{self.apex}-canary"
+
+
+class Router(Protocol):
+    def reconcile(self, ctx: RouteContext) -> None:
+        """Create or update the routing objects, keeping the current weights."""
+
+    def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
+        """Send ``routes.primary``/``routes.canary`` percent of traffic (and mirror if asked)."""
+
+    def get_routes(self, ctx: RouteContext) -> Routes:
+        """The weights the routing objects carry now."""

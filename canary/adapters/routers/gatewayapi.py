@@ -1,0 +1,168 @@
+"""The Gateway API provider: an HTTPRoute ``<apex>`` whose backendRefs carry the weights.
+
+The route's parents are ``spec.service.gatewayRefs``, its hostnames ``spec.service.hosts``.  Its
+default rule splits traffic between ``<apex>-primary`` and ``<apex>-canary`` by weight; a request
+mirror filter sends a copy of the primary's traffic to the canary when mirroring.  For A/B testing,
+one rule per ``analysis.match`` entry comes first and sends matching requests to the canary while the
+default rule keeps everything else on the primary.  Istio-style string matches are translated to
+Gateway API matches (prefix and suffix on headers become anchored regular expressions).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from canary.adapters.kube.client import KubeClient
+from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
+from canary.adapters.routers.base import RouteContext
+from canary.core.observations import Routes
+from canary.models.canary import HTTPMatchRequest, Provider, Strategy, StringMatch
+
+GROUP = "gateway.networking.k8s.io"
+
+
+def _value_match(m: StringMatch) -> tuple[str, str]:
+    if m.exact is not None:
+        return "Exact", m.exact
+    if m.regex is not None:
+        return "RegularExpression", m.regex
+    if m.prefix is not None:
+        return "RegularExpression", f"^{re.escape(m.prefix)}.*"
+    return "RegularExpression", f".*{re.escape(m.suffix or '')}$"
+
+
+def http_route_match(m: HTTPMatchRequest) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if m.uri is not None:
+        if m.uri.prefix is not None:
+            out["path"] = {"type": "PathPrefix", "value": m.uri.prefix}
+        elif m.uri.exact is not None:
+            out["path"] = {"type": "Exact", "value": m.uri.exact}
+        else:
+            out["path"] = {"type": "RegularExpression", "value": _value_match(m.uri)[1]}
+    if m.headers:
+        out["headers"] = [
+            {"name": name, "type": kind, "value": value}
+            for name, (kind, value) in ((n, _value_match(s)) for n, s in sorted(m.headers.items()))
+        ]
+    if m.query_params:
+        out["queryParams"] = [
+            {"name": name, "type": kind, "value": value}
+            for name, (kind, value) in ((n, _value_match(s)) for n, s in sorted(m.query_params.items()))
+        ]
+    if m.method is not None and m.method.exact:
+        out["method"] = m.method.exact
+    return out
+
+
+class GatewayAPIRouter:
+    def __init__(self, kube: KubeClient, provider: Provider = Provider.GATEWAYAPI) -> None:
+        self.kube = kube
+        self.version = "v1beta1" if provider is Provider.GATEWAYAPI_V1BETA1 else "v1"
+
+    # ------------------------------------------------------------------------------ building
+    def _backend(self, ctx: RouteContext, name: str, weight: int) -> dict[str, Any]:
+        return {"group": "", "kind": "Service", "name": name, "port": ctx.spec.service.port, "weight": weight}
+
+    def _rule(self, ctx: RouteContext, matches: list[dict[str, Any]], routes: Routes) -> dict[str, Any]:
+        rule: dict[str, Any] = {
+            "backendRefs": [
+                self._backend(ctx, ctx.primary_service, routes.primary),
+                self._backend(ctx, ctx.canary_service, routes.canary),
+            ]
+        }
+        if matches:
+            rule["matches"] = matches
+        svc = ctx.spec.service
+        if svc.timeout or svc.backend_timeout:
+            rule["timeouts"] = {
+                k: v for k, v in (("request", svc.timeout), ("backendRequest", svc.backend_timeout)) if v
+            }
+        filters: list[dict[str, Any]] = []
+        if routes.mirrored:
+            filters.append(
+                {
+                    "type": "RequestMirror",
+                    "requestMirror": {"backendRef": {"name": ctx.canary_service, "port": svc.port}},
+                }
+            )
+        filters += list(svc.mirror or [])
+        if filters:
+            rule["filters"] = filters
+        return rule
+
+    def rules(self, ctx: RouteContext, routes: Routes) -> list[dict[str, Any]]:
+        base = [http_route_match(m) for m in ctx.spec.service.match or []]
+        analysis = ctx.spec.effective_analysis
+        if ctx.spec.strategy is not Strategy.AB_TESTING or analysis is None:
+            return [self._rule(ctx, base, routes)]
+        rules = []
+        for m in analysis.match or []:
+            ab = http_route_match(m)
+            matches = [{**b, **ab} for b in base] or [ab]
+            rules.append(self._rule(ctx, matches, routes))
+        rules.append(self._rule(ctx, base, Routes(100, 0)))
+        return rules
+
+    def route(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
+        svc = ctx.spec.service
+        apex_meta = svc.apex
+        parents = [r.wire() for r in svc.gateway_refs or []]
+        spec: dict[str, Any] = {"parentRefs": parents, "rules": self.rules(ctx, routes)}
+        if svc.hosts:
+            spec["hostnames"] = list(svc.hosts)
+        return {
+            "apiVersion": f"{GROUP}/{self.version}",
+            "kind": "HTTPRoute",
+            "metadata": {
+                "name": ctx.apex,
+                "namespace": ctx.namespace,
+                "labels": {
+                    **((apex_meta.labels if apex_meta else None) or {}),
+                    CANARY_LABEL: ctx.canary,
+                    **MANAGED_BY,
+                },
+                "annotations": dict((apex_meta.annotations if apex_meta else None) or {}),
+            },
+            "spec": spec,
+        }
+
+    # ------------------------------------------------------------------------------ Router
+    def reconcile(self, ctx: RouteContext) -> None:
+        existing = self.kube.get_custom(GROUP, self.version, "httproutes", ctx.namespace, ctx.apex)
+        if existing is None:
+            self.kube.create_custom(GROUP, self.version, "httproutes", self.route(ctx, Routes(100, 0)))
+            return
+        wanted = self.route(ctx, self._read(existing, ctx))
+        if existing.get("spec") != wanted["spec"]:
+            self._patch(ctx, wanted)
+
+    def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
+        self._patch(ctx, self.route(ctx, routes))
+
+    def get_routes(self, ctx: RouteContext) -> Routes:
+        existing = self.kube.get_custom(GROUP, self.version, "httproutes", ctx.namespace, ctx.apex)
+        return self._read(existing, ctx) if existing else Routes(100, 0)
+
+    def _patch(self, ctx: RouteContext, wanted: dict[str, Any]) -> None:
+        # Labels and annotations are merged (other controllers may own some); the spec is ours.
+        patch = {"metadata": {"labels": wanted["metadata"]["labels"]}, "spec": wanted["spec"]}
+        self.kube.patch_custom(
+            GROUP, self.version, "httproutes", namespace=ctx.namespace, name=ctx.apex, patch=patch
+        )
+
+    def _read(self, route: dict[str, Any], ctx: RouteContext) -> Routes:
+        rules = route.get("spec", {}).get("rules") or []
+        if not rules:
+            return Routes(100, 0)
+        rule = rules[0]  # the default rule, or the first A/B rule
+        weights = {b.get("name"): int(b.get("weight", 1)) for b in rule.get("backendRefs") or []}
+        mirrored = any(f.get("type") == "RequestMirror" and
+                       f.get("requestMirror", {}).get("backendRef", {}).get("name") == ctx.canary_service
+                       for f in rule.get("filters") or [])  # fmt: skip
+        primary, canary = weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0)
+        total = primary + canary
+        if total == 0:
+            return Routes(100, 0, mirrored)
+        return Routes(round(100 * primary / total), round(100 * canary / total), mirrored)

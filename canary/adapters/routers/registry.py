@@ -1,0 +1,31 @@
+"""The explicit registry of routers: provider name -> router.  Unknown names are refused.
+
+The CRD's enum already refuses unknown providers; this is the second line, for a controller flag or
+a model that has drifted from the enum.
+"""
+
+from __future__ import annotations
+
+from canary.adapters.kube.client import KubeClient
+from canary.adapters.routers.base import Router
+from canary.adapters.routers.gatewayapi import GatewayAPIRouter
+from canary.adapters.routers.kubernetes import KubernetesRouter
+from canary.models.canary import Provider
+
+
+class UnknownProvider(ValueError):
+    pass
+
+
+def router_for(provider: Provider | str, kube: KubeClient) -> Router:
+    try:
+        provider = Provider(provider)
+    except ValueError:
+        names = ", ".join(p.value for p in Provider)
+        raise UnknownProvider(f"unknown provider {provider!r}; supported: {names}") from None
+    family = provider.family
+    if family == "kubernetes":
+        return KubernetesRouter(kube)
+    if family == "gatewayapi":
+        return GatewayAPIRouter(kube, provider)
+    raise UnknownProvider(f"provider {provider.value!r} has no router yet")

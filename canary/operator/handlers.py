@@ -1,0 +1,103 @@
+"""The kopf handlers: the only code that knows kopf.
+
+* A daemon per Canary runs ticks: one every analysis interval ("due" ticks), plus one at once
+  whenever something it watches changes (woken ticks react but step no weight).
+* Watches on Deployments, ConfigMaps and Secrets wake the canaries they concern, so a new revision
+  starts within a second or two rather than at the next interval.
+* Spec changes of a Canary wake its daemon.
+
+The ticks themselves run in a worker thread (``canary.operator.tick`` uses the synchronous
+kubernetes client); the daemon only schedules them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+import kopf
+
+from canary.models.canary import GROUP, VERSION
+from canary.operator.tick import Controller
+
+log = logging.getLogger(__name__)
+
+
+class Wakeups:
+    """One asyncio.Event per Canary, set by watches, awaited by the Canary's daemon."""
+
+    def __init__(self) -> None:
+        self.events: dict[tuple[str, str], asyncio.Event] = defaultdict(asyncio.Event)
+
+    def get(self, namespace: str, name: str) -> asyncio.Event:
+        return self.events[(namespace, name)]
+
+    def wake(self, namespace: str, name: str) -> None:
+        if (namespace, name) in self.events:
+            self.events[(namespace, name)].set()
+
+    def wake_namespace(self, namespace: str) -> None:
+        for (ns, _), event in self.events.items():
+            if ns == namespace:
+                event.set()
+
+
+@kopf.index(GROUP, VERSION, "canaries")  # type: ignore[arg-type]
+def canaries_by_target(
+    name: str, namespace: str, spec: dict[str, Any], **_: Any
+) -> dict[tuple[str, str], str]:
+    target = (spec.get("targetRef") or {}).get("name")
+    return {(namespace, target): name} if target else {}
+
+
+@kopf.daemon(GROUP, VERSION, "canaries", cancellation_timeout=10)
+async def run_canary(
+    *,
+    name: str,
+    namespace: str | None,
+    memo: Any,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **_: Any,
+) -> None:
+    namespace = namespace or ""
+    controller: Controller = memo["controller"]
+    wake = memo["wakeups"].get(namespace, name)
+    next_due = 0.0
+    while True:
+        due = time.monotonic() >= next_due
+        wake.clear()
+        try:
+            result = await asyncio.to_thread(controller.tick, namespace, name, due=due)
+            interval = result.interval
+        except Exception:
+            logger.exception("tick of canary %s/%s failed; retrying", namespace, name)
+            interval = controller.settings.error_backoff
+            due = True
+        if due:
+            next_due = time.monotonic() + interval
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=max(0.0, next_due - time.monotonic()))
+
+
+@kopf.on.update(GROUP, VERSION, "canaries", field="spec")
+def canary_spec_changed(*, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+    memo["wakeups"].wake(namespace or "", name)
+
+
+@kopf.on.event("apps", "v1", "deployments")
+def deployment_changed(*, name: str, namespace: str | None, memo: Any, **kwargs: Any) -> None:
+    index: kopf.Index[tuple[str, str], str] = kwargs["canaries_by_target"]
+    namespace = namespace or ""
+    for canary in index.get((namespace, name.removesuffix("-primary")), []):
+        memo["wakeups"].wake(namespace, canary)
+
+
+@kopf.on.event("", "v1", "configmaps")
+@kopf.on.event("", "v1", "secrets")
+def config_changed(*, namespace: str | None, memo: Any, **_: Any) -> None:
+    # Which canaries track a config is known only to their next tick; an idle tick is a few GETs.
+    memo["wakeups"].wake_namespace(namespace or "")

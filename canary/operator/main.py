@@ -1,0 +1,57 @@
+"""Start the controller: build the clients and the Controller, then hand over to kopf.
+
+Who calls this: ``canary run``.  Everything the handlers need travels in kopf's memo (no globals):
+the ``Controller`` (with its injected API client and settings) and the ``Wakeups`` registry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import kopf
+from kubernetes import client, config
+
+from canary.adapters.kube.client import KubeClient
+from canary.operator import handlers
+from canary.operator.settings import Settings
+from canary.operator.tick import Controller
+
+FINALIZER = "canary.dev/finalizer"
+
+
+# The kubernetes client's config loaders carry no type hints.
+_config: Any = config
+
+
+def api_client(kubeconfig: str | None) -> client.ApiClient:
+    if kubeconfig:
+        api: client.ApiClient = _config.new_client_from_config(config_file=kubeconfig)
+        return api
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        _config.load_incluster_config()
+        return client.ApiClient()
+    api = _config.new_client_from_config()
+    return api
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.posting.level = logging.ERROR  # our own events tell the story; kopf's would repeat it
+    settings.persistence.finalizer = FINALIZER
+    settings.watching.server_timeout = 300
+
+
+def run_controller(settings: Settings, *, kubeconfig: str | None, liveness: str | None) -> None:
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = kubeconfig  # kopf logs in through the same kubeconfig
+    controller = Controller(KubeClient(api_client(kubeconfig)), settings)
+    memo = kopf.Memo(controller=controller, wakeups=handlers.Wakeups())
+    kopf.run(
+        standalone=True,
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        memo=memo,
+        liveness_endpoint=liveness,
+    )

@@ -1,0 +1,21 @@
+"""Controller settings: what ``canary run`` flags set, passed down explicitly (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from canary.models.canary import MIN_INTERVAL_SECONDS, Provider
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: provider for canaries that do not set spec.provider (Flagger: the -mesh-provider flag)
+    default_provider: Provider = Provider.KUBERNETES
+    #: Prometheus for builtin metrics (used once the analysis lands)
+    metrics_server: str = "http://prometheus:9090"
+    #: namespaces to watch; empty means the whole cluster
+    namespaces: tuple[str, ...] = field(default_factory=tuple)
+    #: seconds between retries after an unexpected error in a tick
+    error_backoff: float = 5.0
+    #: shortest analysis interval honoured (Flagger: 10s); lower only for tests and demos
+    min_interval: float = MIN_INTERVAL_SECONDS

@@ -1,0 +1,164 @@
+"""One tick of one Canary: parse -> observe -> decide -> act -> patch status once.
+
+Who calls this: the per-canary daemon in ``canary.operator.handlers`` (in a worker thread: the
+kubernetes client is synchronous).  What it owns: the sequence, and the mapping of failures a user
+can cause (an invalid spec, an unknown provider) to a ``Ready=False`` condition plus a Warning event.
+It makes no rollout decision itself: ``canary.core.machine.step`` does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from canary.adapters.kube.client import KubeClient
+from canary.adapters.kube.events import EventRecorder
+from canary.adapters.kube.primary import selector_label
+from canary.adapters.kube.workloads import Workloads, WorkloadView
+from canary.adapters.routers.base import RouteContext, Router
+from canary.adapters.routers.registry import UnknownProvider, router_for
+from canary.core.actions import PromoteToPrimary, Reason, RecordEvent, ScaleTarget, SetWeights, warning
+from canary.core.machine import Decided, NeedChecks, step, timestamp
+from canary.core.observations import Observations, Routes
+from canary.models.canary import Canary, CanaryStatus, Condition, Phase
+from canary.operator.checks import CheckRunner
+from canary.operator.settings import Settings
+
+log = logging.getLogger(__name__)
+DEFAULT_INTERVAL = 60.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class TickResult:
+    #: seconds until the next due tick
+    interval: float
+    phase: Phase | None = None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors()[:5]:
+        loc = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+class Controller:
+    def __init__(
+        self,
+        kube: KubeClient,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        checks: CheckRunner | None = None,
+    ) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.clock = clock
+        self.workloads = Workloads(kube)
+        self.events = EventRecorder(kube)
+        self.checks = checks or CheckRunner()
+
+    def tick(self, namespace: str, name: str, *, due: bool) -> TickResult:
+        body = self.kube.get_canary(namespace, name)
+        if body is None:
+            return TickResult(DEFAULT_INTERVAL)
+        now = self.clock()
+        try:
+            canary = Canary.model_validate(body)
+        except ValidationError as e:
+            self._invalid(body, f"invalid spec: {describe_validation_error(e)}", now)
+            return TickResult(DEFAULT_INTERVAL)
+        spec = canary.spec
+        provider = spec.provider or self.settings.default_provider
+        try:
+            router = router_for(provider, self.kube)
+        except UnknownProvider as e:
+            self._invalid(body, f"spec.provider: {e}", now)
+            return TickResult(spec.interval_seconds(self.settings.min_interval))
+
+        view = self.workloads.observe(spec, namespace)
+        ctx: RouteContext | None = None
+        routes: Routes | None = None
+        if view.invalid is None and view.target is not None:
+            self.workloads.bootstrap(spec, namespace, name, view)
+            label, value = selector_label(view.target)
+            ctx = RouteContext(spec, namespace, name, label, value)
+            if canary.status.phase not in (Phase.NONE, Phase.INITIALIZING) or view.primary_readiness.ready:
+                router.reconcile(ctx)
+                routes = router.get_routes(ctx)
+        obs = Observations(
+            target=view.target_readiness,
+            primary=view.primary_readiness,
+            target_hash=view.revision,
+            tracked_configs=view.tracked_configs,
+            routes=routes,
+            scale_up_replicas=view.primary_replicas,
+            invalid_spec=view.invalid,
+            due=due,
+        )
+        generation = body.get("metadata", {}).get("generation")
+        result = step(spec, canary.status, obs, now, provider=provider, generation=generation)
+        while isinstance(result, NeedChecks):
+            obs = obs.with_checks({k: self.checks.run(k, spec) for k in result.kinds})
+            result = step(spec, canary.status, obs, now, provider=provider, generation=generation)
+        self._act(result, body, spec_ctx=ctx, router=router, view=view, now=now)
+        self._patch_status(namespace, name, canary.status, result.status)
+        return TickResult(spec.interval_seconds(self.settings.min_interval), result.status.phase)
+
+    def _act(
+        self,
+        result: Decided,
+        body: dict[str, Any],
+        *,
+        spec_ctx: RouteContext | None,
+        router: Router,
+        view: WorkloadView,
+        now: datetime,
+    ) -> None:
+        canary = Canary.model_validate(body)
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        for action in result.actions:
+            if isinstance(action, SetWeights) and spec_ctx is not None:
+                router.set_routes(spec_ctx, Routes(action.primary, action.canary, action.mirrored))
+            elif isinstance(action, ScaleTarget):
+                self.workloads.scale_target(canary.spec, namespace, action.replicas)
+            elif isinstance(action, PromoteToPrimary):
+                self.workloads.promote(view, name)
+            elif isinstance(action, RecordEvent):
+                self.events.record(body, action, now)
+
+    def _patch_status(self, namespace: str, name: str, old: CanaryStatus, new: CanaryStatus) -> None:
+        before, after = old.wire(), new.wire()
+        if before == after:
+            return
+        patch: dict[str, Any] = dict(after)
+        patch.update({k: None for k in before if k not in after})  # merge patch: null deletes
+        self.kube.patch_canary_status(namespace, name, patch)
+
+    def _invalid(self, body: dict[str, Any], message: str, now: datetime) -> None:
+        """Report a spec only the controller could reject: Ready=False/InvalidSpec and a Warning event."""
+        self.events.record(body, warning(Reason.INVALID_SPEC, message), now)
+        status = dict(body.get("status") or {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Ready"]
+        previous = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+        if previous and previous.get("status") == "False" and previous.get("message") == message:
+            return
+        stamp = timestamp(now)
+        ready = Condition(
+            type="Ready", status="False", reason="InvalidSpec", message=message,
+            last_update_time=stamp, last_transition_time=stamp,
+        )  # fmt: skip
+        meta = body["metadata"]
+        self.kube.patch_canary_status(
+            meta["namespace"], meta["name"], {"conditions": [*conditions, ready.wire()]}
+        )
