@@ -23,6 +23,7 @@ from canary.adapters.kube.workloads import Workloads, WorkloadView
 from canary.adapters.routers.base import RouteContext, Router
 from canary.adapters.routers.registry import UnknownProvider, router_for
 from canary.core.actions import PromoteToPrimary, Reason, RecordEvent, ScaleTarget, SetWeights, warning
+from canary.core.errors import InvalidSpec
 from canary.core.machine import Decided, NeedChecks, step, timestamp
 from canary.core.observations import Observations, Routes
 from canary.models.canary import Canary, CanaryStatus, Condition, Phase
@@ -93,9 +94,14 @@ class Controller:
             self.workloads.bootstrap(spec, namespace, name, view)
             label, value = selector_label(view.target)
             ctx = RouteContext(spec, namespace, name, label, value)
+            # Routing objects are taken over only once the primary can serve (no downtime).
             if canary.status.phase not in (Phase.NONE, Phase.INITIALIZING) or view.primary_readiness.ready:
-                router.reconcile(ctx)
-                routes = router.get_routes(ctx)
+                try:
+                    router.reconcile(ctx)
+                    routes = router.get_routes(ctx)
+                except InvalidSpec as e:
+                    view.invalid = str(e)
+                    ctx = None
         obs = Observations(
             target=view.target_readiness,
             primary=view.primary_readiness,

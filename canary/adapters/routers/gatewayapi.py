@@ -16,6 +16,7 @@ from typing import Any
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
 from canary.adapters.routers.base import RouteContext
+from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from canary.models.canary import HTTPMatchRequest, Provider, Strategy, StringMatch
 
@@ -130,6 +131,10 @@ class GatewayAPIRouter:
 
     # ------------------------------------------------------------------------------ Router
     def reconcile(self, ctx: RouteContext) -> None:
+        if not ctx.spec.service.gateway_refs:
+            raise InvalidSpec(
+                "spec.service.gatewayRefs: the gatewayapi provider needs the Gateway(s) to attach to"
+            )
         existing = self.kube.get_custom(GROUP, self.version, "httproutes", ctx.namespace, ctx.apex)
         if existing is None:
             self.kube.create_custom(GROUP, self.version, "httproutes", self.route(ctx, Routes(100, 0)))

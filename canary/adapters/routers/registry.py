@@ -9,7 +9,9 @@ from __future__ import annotations
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.routers.base import Router
 from canary.adapters.routers.gatewayapi import GatewayAPIRouter
+from canary.adapters.routers.istio import IstioRouter
 from canary.adapters.routers.kubernetes import KubernetesRouter
+from canary.adapters.routers.nginx import NginxRouter
 from canary.models.canary import Provider
 
 
@@ -28,4 +30,8 @@ def router_for(provider: Provider | str, kube: KubeClient) -> Router:
         return KubernetesRouter(kube)
     if family == "gatewayapi":
         return GatewayAPIRouter(kube, provider)
-    raise UnknownProvider(f"provider {provider.value!r} has no router yet")
+    if family == "istio":
+        return IstioRouter(kube)
+    if family == "nginx":
+        return NginxRouter(kube)
+    raise UnknownProvider(f"provider {provider.value!r} has no router")

@@ -1,0 +1,148 @@
+"""The Istio provider: a VirtualService ``<apex>`` and DestinationRules ``<apex>-primary`` and
+``<apex>-canary``.
+
+The VirtualService's first HTTP route carries the weights of the two destinations (and, while
+mirroring, a mirror to the canary with ``mirrorPercentage``).  For A/B testing, one route per
+``analysis.match`` entry (merged with ``service.match``) comes first and the default route keeps
+everything else on the primary.  Hosts are ``service.hosts`` plus the apex name; gateways default to
+``mesh``; a delegate VirtualService (``service.delegation``) has neither.  Retries, timeout, header
+operations, rewrite and CORS policy come from ``spec.service``; the DestinationRules carry
+``service.trafficPolicy``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canary.adapters.kube.client import KubeClient
+from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
+from canary.adapters.routers.base import RouteContext
+from canary.core.errors import InvalidSpec
+from canary.core.observations import Routes
+from canary.models.canary import Strategy
+
+GROUP = "networking.istio.io"
+VERSION = "v1beta1"
+
+
+def _meta(ctx: RouteContext, name: str) -> dict[str, Any]:
+    return {"name": name, "namespace": ctx.namespace, "labels": {CANARY_LABEL: ctx.canary, **MANAGED_BY}}
+
+
+class IstioRouter:
+    def __init__(self, kube: KubeClient) -> None:
+        self.kube = kube
+
+    # ------------------------------------------------------------------------------ building
+    def destination_rule(self, ctx: RouteContext, name: str) -> dict[str, Any]:
+        spec: dict[str, Any] = {"host": name}
+        if ctx.spec.service.traffic_policy:
+            spec["trafficPolicy"] = ctx.spec.service.traffic_policy
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "DestinationRule",
+            "metadata": _meta(ctx, name),
+            "spec": spec,
+        }
+
+    def _route(self, ctx: RouteContext, match: list[dict[str, Any]], routes: Routes) -> dict[str, Any]:
+        svc = ctx.spec.service
+        route: dict[str, Any] = {
+            "route": [
+                {"destination": {"host": ctx.primary_service}, "weight": routes.primary},
+                {"destination": {"host": ctx.canary_service}, "weight": routes.canary},
+            ]
+        }
+        if match:
+            route["match"] = match
+        if routes.mirrored:
+            route["mirror"] = {"host": ctx.canary_service}
+            analysis = ctx.spec.effective_analysis
+            if analysis is not None and analysis.mirror_weight:
+                route["mirrorPercentage"] = {"value": analysis.mirror_weight}
+        if svc.retries is not None:
+            route["retries"] = svc.retries.wire()
+        if svc.timeout:
+            route["timeout"] = svc.timeout
+        if svc.headers is not None:
+            route["headers"] = svc.headers.wire()
+        if svc.rewrite is not None:
+            route["rewrite"] = {k: v for k, v in svc.rewrite.wire().items() if k in ("uri", "authority")}
+        if svc.cors_policy:
+            route["corsPolicy"] = svc.cors_policy
+        return route
+
+    def virtual_service(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
+        svc = ctx.spec.service
+        base = [m.wire() for m in svc.match or []]
+        analysis = ctx.spec.effective_analysis
+        http: list[dict[str, Any]] = []
+        if ctx.spec.strategy is Strategy.AB_TESTING and analysis is not None:
+            for m in analysis.match or []:
+                ab = m.wire()
+                http.append(self._route(ctx, [{**b, **ab} for b in base] or [ab], routes))
+            http.append(self._route(ctx, base, Routes(100, 0)))
+        else:
+            http.append(self._route(ctx, base, routes))
+        spec: dict[str, Any] = {"http": http}
+        if svc.delegation:
+            if svc.hosts or svc.gateways:
+                raise InvalidSpec(
+                    "spec.service.delegation: a delegate VirtualService takes no hosts and no gateways"
+                )
+        else:
+            hosts = list(svc.hosts or [])
+            if ctx.apex not in hosts and "*" not in hosts:
+                hosts.append(ctx.apex)
+            spec["hosts"] = hosts
+            spec["gateways"] = list(svc.gateways or ["mesh"])
+        meta = _meta(ctx, ctx.apex)
+        if svc.apex is not None:
+            meta["labels"] = {**(svc.apex.labels or {}), **meta["labels"]}
+            meta["annotations"] = dict(svc.apex.annotations or {})
+        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "VirtualService", "metadata": meta, "spec": spec}
+
+    # ------------------------------------------------------------------------------ Router
+    def reconcile(self, ctx: RouteContext) -> None:
+        for name in (ctx.primary_service, ctx.canary_service):
+            wanted = self.destination_rule(ctx, name)
+            existing = self.kube.get_custom(GROUP, VERSION, "destinationrules", ctx.namespace, name)
+            if existing is None:
+                self.kube.create_custom(GROUP, VERSION, "destinationrules", wanted)
+            elif existing.get("spec") != wanted["spec"]:
+                self.kube.patch_custom(GROUP, VERSION, "destinationrules", namespace=ctx.namespace, name=name,
+                                       patch={"spec": wanted["spec"]})  # fmt: skip
+        existing = self.kube.get_custom(GROUP, VERSION, "virtualservices", ctx.namespace, ctx.apex)
+        if existing is None:
+            self.kube.create_custom(
+                GROUP, VERSION, "virtualservices", self.virtual_service(ctx, Routes(100, 0))
+            )
+            return
+        wanted = self.virtual_service(ctx, self._read(existing, ctx))
+        if existing.get("spec") != wanted["spec"]:
+            self._patch(ctx, wanted)
+
+    def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
+        self._patch(ctx, self.virtual_service(ctx, routes))
+
+    def get_routes(self, ctx: RouteContext) -> Routes:
+        existing = self.kube.get_custom(GROUP, VERSION, "virtualservices", ctx.namespace, ctx.apex)
+        return self._read(existing, ctx) if existing else Routes(100, 0)
+
+    def _patch(self, ctx: RouteContext, wanted: dict[str, Any]) -> None:
+        # A JSON merge patch replaces lists wholesale, which is what the http routes need.
+        patch = {"metadata": {"labels": wanted["metadata"]["labels"]}, "spec": wanted["spec"]}
+        self.kube.patch_custom(
+            GROUP, VERSION, "virtualservices", namespace=ctx.namespace, name=ctx.apex, patch=patch
+        )
+
+    def _read(self, vs: dict[str, Any], ctx: RouteContext) -> Routes:
+        http = vs.get("spec", {}).get("http") or []
+        if not http:
+            return Routes(100, 0)
+        first = http[0]
+        weights = {
+            r.get("destination", {}).get("host"): int(r.get("weight", 0)) for r in first.get("route") or []
+        }
+        mirrored = (first.get("mirror") or {}).get("host") == ctx.canary_service
+        return Routes(weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0), mirrored)

@@ -1,0 +1,131 @@
+"""The NGINX ingress provider: a clone of ``spec.ingressRef`` named ``<ingress>-canary``.
+
+The clone's backends point at ``<apex>-canary`` and it carries ingress-nginx's canary annotations:
+``canary: "true"`` and ``canary-weight`` for a progressive canary; for A/B testing, the first header
+of the first ``analysis.match`` entry becomes ``canary-by-header`` with ``-value`` (exact) or
+``-pattern`` (regex), and a ``cookie`` header match becomes ``canary-by-cookie`` (ingress-nginx
+supports one such condition).  The original Ingress is left as it is: it keeps sending traffic to
+the apex Service, that is to the primary.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from canary.adapters.kube.client import KubeClient
+from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
+from canary.adapters.routers.base import RouteContext
+from canary.core.errors import InvalidSpec
+from canary.core.observations import Routes
+from canary.models.canary import Strategy
+
+PREFIX = "nginx.ingress.kubernetes.io"
+_AB_KEYS = ("canary-by-header", "canary-by-header-value", "canary-by-header-pattern", "canary-by-cookie")
+
+
+def _retarget(node: Any, apex: str, canary: str) -> None:
+    """Point every backend that names the apex Service at the canary Service instead."""
+    if isinstance(node, dict):
+        service = node.get("service")
+        if isinstance(service, dict) and service.get("name") == apex:
+            service["name"] = canary
+        for child in node.values():
+            _retarget(child, apex, canary)
+    elif isinstance(node, list):
+        for child in node:
+            _retarget(child, apex, canary)
+
+
+class NginxRouter:
+    def __init__(self, kube: KubeClient, prefix: str = PREFIX) -> None:
+        self.kube = kube
+        self.prefix = prefix
+
+    def _ingress_name(self, ctx: RouteContext) -> str:
+        ref = ctx.spec.ingress_ref
+        if ref is None:
+            raise InvalidSpec("spec.ingressRef: the nginx provider needs the Ingress to clone")
+        return ref.name
+
+    def _source(self, ctx: RouteContext) -> dict[str, Any]:
+        name = self._ingress_name(ctx)
+        ingress = self.kube.get_custom("networking.k8s.io", "v1", "ingresses", ctx.namespace, name)
+        if ingress is None:
+            raise InvalidSpec(f"spec.ingressRef: Ingress {name} not found in namespace {ctx.namespace}")
+        return ingress
+
+    def _annotations(self, ctx: RouteContext, routes: Routes) -> dict[str, str | None]:
+        p = self.prefix
+        out: dict[str, str | None] = {f"{p}/canary": "true", f"{p}/canary-weight": str(routes.canary)}
+        out.update({f"{p}/{k}": None for k in _AB_KEYS})
+        analysis = ctx.spec.effective_analysis
+        if ctx.spec.strategy is Strategy.AB_TESTING and analysis is not None and routes.canary > 0:
+            out[f"{p}/canary-weight"] = "0"
+            headers = (analysis.match or [])[0].headers or {} if analysis.match else {}
+            for header, match in sorted(headers.items()):
+                if header.lower() == "cookie" and match.exact:
+                    out[f"{p}/canary-by-cookie"] = match.exact
+                else:
+                    out[f"{p}/canary-by-header"] = header
+                    if match.exact is not None:
+                        out[f"{p}/canary-by-header-value"] = match.exact
+                    elif match.regex is not None:
+                        out[f"{p}/canary-by-header-pattern"] = match.regex
+                break
+        return out
+
+    def canary_ingress(self, ctx: RouteContext, source: dict[str, Any], routes: Routes) -> dict[str, Any]:
+        spec = copy.deepcopy(source.get("spec", {}))
+        _retarget(spec, ctx.apex, ctx.canary_service)
+        annotations = {
+            k: v
+            for k, v in (source["metadata"].get("annotations") or {}).items()
+            if k != "kubectl.kubernetes.io/last-applied-configuration" and "toolkit.fluxcd.io" not in k
+        }
+        annotations.update({k: v for k, v in self._annotations(ctx, routes).items() if v is not None})
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {
+                "name": f"{source['metadata']['name']}-canary",
+                "namespace": ctx.namespace,
+                "labels": {CANARY_LABEL: ctx.canary, **MANAGED_BY},
+                "annotations": annotations,
+            },
+            "spec": spec,
+        }
+
+    # ------------------------------------------------------------------------------ Router
+    def reconcile(self, ctx: RouteContext) -> None:
+        source = self._source(ctx)
+        name = f"{source['metadata']['name']}-canary"
+        existing = self.kube.get_custom("networking.k8s.io", "v1", "ingresses", ctx.namespace, name)
+        if existing is None:
+            self.kube.create_custom(
+                "networking.k8s.io", "v1", "ingresses", self.canary_ingress(ctx, source, Routes(100, 0))
+            )
+            return
+        wanted = self.canary_ingress(ctx, source, self._read(existing))
+        if existing.get("spec") != wanted["spec"]:
+            self.kube.patch_custom("networking.k8s.io", "v1", "ingresses", namespace=ctx.namespace, name=name,
+                                   patch={"spec": wanted["spec"]})  # fmt: skip
+
+    def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
+        name = f"{self._ingress_name(ctx)}-canary"
+        patch = {"metadata": {"annotations": self._annotations(ctx, routes)}}
+        self.kube.patch_custom(
+            "networking.k8s.io", "v1", "ingresses", namespace=ctx.namespace, name=name, patch=patch
+        )
+
+    def get_routes(self, ctx: RouteContext) -> Routes:
+        name = f"{self._ingress_name(ctx)}-canary"
+        existing = self.kube.get_custom("networking.k8s.io", "v1", "ingresses", ctx.namespace, name)
+        return self._read(existing) if existing else Routes(100, 0)
+
+    def _read(self, ingress: dict[str, Any]) -> Routes:
+        annotations = ingress.get("metadata", {}).get("annotations") or {}
+        if any(f"{self.prefix}/{k}" in annotations for k in ("canary-by-header", "canary-by-cookie")):
+            return Routes(0, 100)
+        weight = int(annotations.get(f"{self.prefix}/canary-weight", "0") or 0)
+        return Routes(100 - weight, weight)
