@@ -86,6 +86,22 @@ def render_crd(doc: dict[str, object]) -> str:
     help="Shortest analysis interval honoured, in seconds (lower only for tests and demos).",
 )
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
+@click.option(
+    "--leader-election/--no-leader-election",
+    default=True,
+    show_default=True,
+    help="Act only while holding a Lease, so that replicas never drive the same canary.",
+)
+@click.option(
+    "--leader-election-namespace",
+    envvar="POD_NAMESPACE",
+    help="Namespace of the Lease; default $POD_NAMESPACE, else the first --namespace, else default.",
+)
+@click.option(
+    "--identity", default=None, help="Name of this replica (default: hostname plus a random suffix)."
+)
+@click.option("--lease-seconds", type=float, default=15.0, show_default=True, help="Lease duration.")
+@click.option("--renew-seconds", type=float, default=5.0, show_default=True, help="Lease renewal period.")
 def run(
     *,
     namespaces: tuple[str, ...],
@@ -95,9 +111,16 @@ def run(
     liveness: str | None,
     min_analysis_interval: float,
     log_level: str,
+    leader_election: bool,
+    leader_election_namespace: str | None,
+    identity: str | None,
+    lease_seconds: float,
+    renew_seconds: float,
 ) -> None:
     """Run the controller (kopf under the hood)."""
     import logging  # noqa: PLC0415 - the controller's imports (kopf) stay out of every other command
+    import secrets  # noqa: PLC0415
+    import socket  # noqa: PLC0415
 
     from canary.operator.main import run_controller  # noqa: PLC0415
     from canary.operator.settings import Settings  # noqa: PLC0415
@@ -111,5 +134,11 @@ def run(
         metrics_server=metrics_server,
         namespaces=namespaces,
         min_interval=min_analysis_interval,
+        identity=identity or f"{socket.gethostname()}-{secrets.token_hex(3)}",
+        lease_namespace=(leader_election_namespace or (namespaces[0] if namespaces else "default"))
+        if leader_election
+        else None,
+        lease_seconds=lease_seconds,
+        renew_seconds=renew_seconds,
     )
     run_controller(settings, kubeconfig=kubeconfig, liveness=liveness)

@@ -33,6 +33,8 @@ class Reason(StrEnum):
     DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
     INVALID_SPEC = "InvalidSpec"
     SUSPENDED = "Suspended"
+    TERMINATING = "Terminating"
+    TERMINATED = "Terminated"
     UNSUPPORTED = "Unsupported"
 
 

@@ -148,10 +148,11 @@ class _Tick:
         new = new.model_copy(
             update={
                 "conditions": conditions,
-                "last_transition_time": timestamp(self.now) if changed or old.last_transition_time is None
+                "last_transition_time": timestamp(self.now)
+                if changed or old.last_transition_time is None
                 else old.last_transition_time,
             }
-        )  # fmt: skip
+        )
         return Decided(new, tuple(self.actions))
 
 

@@ -101,3 +101,13 @@ def deployment_changed(*, name: str, namespace: str | None, memo: Any, **kwargs:
 def config_changed(*, namespace: str | None, memo: Any, **_: Any) -> None:
     # Which canaries track a config is known only to their next tick; an idle tick is a few GETs.
     memo["wakeups"].wake_namespace(namespace or "")
+
+
+@kopf.on.delete(GROUP, VERSION, "canaries")
+def canary_deleted(*, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+    """Hand traffic back or leave the primary serving (see ``Controller.finalize``); retried until done."""
+    controller: Controller = memo["controller"]
+    if not controller.finalize(namespace or "", name):
+        raise kopf.TemporaryError(
+            "waiting for the target to become ready before handing traffic back", delay=2
+        )

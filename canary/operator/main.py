@@ -14,6 +14,7 @@ import kopf
 from kubernetes import client, config
 
 from canary.adapters.kube.client import KubeClient
+from canary.adapters.kube.leader import LeaderElector
 from canary.operator import handlers
 from canary.operator.settings import Settings
 from canary.operator.tick import Controller
@@ -46,7 +47,19 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 def run_controller(settings: Settings, *, kubeconfig: str | None, liveness: str | None) -> None:
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig  # kopf logs in through the same kubeconfig
-    controller = Controller(KubeClient(api_client(kubeconfig)), settings)
+    kube = KubeClient(api_client(kubeconfig))
+    leader = None
+    if settings.lease_namespace is not None:
+        leader = LeaderElector(
+            kube,
+            namespace=settings.lease_namespace,
+            name=settings.lease_name,
+            identity=settings.identity,
+            lease_seconds=settings.lease_seconds,
+            renew_seconds=settings.renew_seconds,
+        )
+        leader.start()
+    controller = Controller(kube, settings, leader=leader)
     memo = kopf.Memo(controller=controller, wakeups=handlers.Wakeups())
     kopf.run(
         standalone=True,

@@ -19,3 +19,10 @@ class Settings:
     error_backoff: float = 5.0
     #: shortest analysis interval honoured (Flagger: 10s); lower only for tests and demos
     min_interval: float = MIN_INTERVAL_SECONDS
+    #: who this replica is (events name it as their reporting instance; the Lease holds it)
+    identity: str = "canary"
+    #: run only while holding the Lease ``lease_name`` in ``lease_namespace`` (None: no election)
+    lease_namespace: str | None = None
+    lease_name: str = "canary-controller"
+    lease_seconds: float = 15.0
+    renew_seconds: float = 5.0

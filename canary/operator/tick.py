@@ -8,6 +8,7 @@ It makes no rollout decision itself: ``canary.core.machine.step`` does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,13 +19,22 @@ from pydantic import ValidationError
 
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.events import EventRecorder
+from canary.adapters.kube.leader import LeaderElector
 from canary.adapters.kube.primary import selector_label
 from canary.adapters.kube.workloads import Workloads, WorkloadView
 from canary.adapters.routers.base import RouteContext, Router
 from canary.adapters.routers.registry import UnknownProvider, router_for
-from canary.core.actions import PromoteToPrimary, Reason, RecordEvent, ScaleTarget, SetWeights, warning
+from canary.core.actions import (
+    PromoteToPrimary,
+    Reason,
+    RecordEvent,
+    ScaleTarget,
+    SetWeights,
+    normal,
+    warning,
+)
 from canary.core.errors import InvalidSpec
-from canary.core.machine import Decided, NeedChecks, step, timestamp
+from canary.core.machine import Decided, NeedChecks, parse_timestamp, step, timestamp
 from canary.core.observations import Observations, Routes
 from canary.models.canary import Canary, CanaryStatus, Condition, Phase
 from canary.operator.checks import CheckRunner
@@ -61,18 +71,25 @@ class Controller:
         *,
         clock: Callable[[], datetime] = utcnow,
         checks: CheckRunner | None = None,
+        leader: LeaderElector | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
         self.clock = clock
+        self.leader = leader
         self.workloads = Workloads(kube)
-        self.events = EventRecorder(kube)
+        self.events = EventRecorder(kube, settings.identity)
         self.checks = checks or CheckRunner()
 
+    def leading(self) -> bool:
+        return self.leader is None or self.leader.is_leader()
+
     def tick(self, namespace: str, name: str, *, due: bool) -> TickResult:
+        if not self.leading():
+            return TickResult(1.0)  # a standby replica watches; it checks again in a second
         body = self.kube.get_canary(namespace, name)
-        if body is None:
-            return TickResult(DEFAULT_INTERVAL)
+        if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+            return TickResult(DEFAULT_INTERVAL)  # gone, or being finalized by ``finalize``
         now = self.clock()
         try:
             canary = Canary.model_validate(body)
@@ -161,10 +178,98 @@ class Controller:
             return
         stamp = timestamp(now)
         ready = Condition(
-            type="Ready", status="False", reason="InvalidSpec", message=message,
-            last_update_time=stamp, last_transition_time=stamp,
-        )  # fmt: skip
+            type="Ready",
+            status="False",
+            reason="InvalidSpec",
+            message=message,
+            last_update_time=stamp,
+            last_transition_time=stamp,
+        )
         meta = body["metadata"]
         self.kube.patch_canary_status(
             meta["namespace"], meta["name"], {"conditions": [*conditions, ready.wire()]}
         )
+
+    # ------------------------------------------------------------------------------ deletion
+    def finalize(self, namespace: str, name: str) -> bool:
+        """Handle the deletion of a Canary; True once it may go (its finalizer can be removed).
+
+        Without revertOnDeletion the primary keeps serving: all traffic is routed to it and the
+        target stays parked.  With it, the target is scaled up and, once ready (within
+        progressDeadlineSeconds), the apex Service and the route are handed back to it and the
+        primary is removed; a target that never becomes ready leaves the primary serving instead.
+        Either way the application never loses its serving Pods.
+        """
+        if not self.leading():
+            return False  # only the leader hands traffic back; a standby waits
+        body = self.kube.get_canary(namespace, name)
+        if body is None:
+            return True
+        now = self.clock()
+        try:
+            canary = Canary.model_validate(body)
+            router = router_for(canary.spec.provider or self.settings.default_provider, self.kube)
+        except (ValidationError, UnknownProvider):
+            return True  # never worked: nothing to hand back
+        spec = canary.spec
+        view = self.workloads.observe(spec, namespace)
+        if view.target is None or view.invalid is not None or view.primary is None:
+            return True
+        label, value = selector_label(view.target)
+        ctx = RouteContext(spec, namespace, name, label, value)
+        target = spec.target_ref.name
+
+        def primary_keeps_serving(message: str, kind: str = "Normal") -> bool:
+            with contextlib.suppress(InvalidSpec):
+                router.set_routes(ctx, Routes(100, 0))
+            self.workloads.scale_target(spec, namespace, 0)
+            event = (
+                warning(Reason.TERMINATED, message)
+                if kind == "Warning"
+                else normal(Reason.TERMINATED, message)
+            )
+            self.events.record(body, event, now)
+            return True
+
+        if not spec.revert_on_deletion:
+            return primary_keeps_serving(
+                f"Canary deleted: {target}-primary keeps serving all traffic; {target} stays scaled to zero "
+                "(set spec.revertOnDeletion to hand traffic back to it instead)"
+            )
+        status = canary.status
+        if status.phase is not Phase.TERMINATING:
+            self.workloads.scale_target(spec, namespace, view.primary_replicas)
+            self.events.record(
+                body,
+                normal(
+                    Reason.TERMINATING,
+                    f"Canary deleted: scaling {target} up to take traffic back (revertOnDeletion)",
+                ),
+                now,
+            )
+            self.kube.patch_canary_status(
+                namespace, name, {"phase": Phase.TERMINATING.value, "lastTransitionTime": timestamp(now)}
+            )
+            return False
+        if not view.target_readiness.ready:
+            started = parse_timestamp(status.last_transition_time) if status.last_transition_time else now
+            if (now - started).total_seconds() < spec.progress_deadline:
+                return False
+            return primary_keeps_serving(
+                f"Canary deleted, but {target} did not become ready within {spec.progress_deadline}s "
+                f"({view.target_readiness.message}): {target}-primary keeps serving and stays in place",
+                kind="Warning",
+            )
+        self.workloads.point_apex_at_target(spec, namespace, view)
+        with contextlib.suppress(InvalidSpec):
+            router.finalize(ctx)
+        self.workloads.remove_generated(spec, namespace, view)
+        self.events.record(
+            body,
+            normal(
+                Reason.TERMINATED,
+                f"Canary deleted: traffic handed back to {target}; {target}-primary removed",
+            ),
+            now,
+        )
+        return True

@@ -40,10 +40,24 @@ class Controller:
         env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)}
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "canary", "run", "-n", self.namespace, "--min-analysis-interval", "1",
-                 "--log-level", "info", *self.extra],
-                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "canary",
+                    "run",
+                    "-n",
+                    self.namespace,
+                    "--min-analysis-interval",
+                    "1",
+                    "--log-level",
+                    "info",
+                    *self.extra,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO,
+            )
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -84,8 +98,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 # ------------------------------------------------------------------------------------------- builders
-def deployment(name: str, image: str, *, replicas: int = 2, labels: dict[str, str] | None = None,
-               env_from_configmap: str | None = None) -> dict[str, Any]:  # fmt: skip
+def deployment(
+    name: str,
+    image: str,
+    *,
+    replicas: int = 2,
+    labels: dict[str, str] | None = None,
+    env_from_configmap: str | None = None,
+) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": name,
         "image": image,

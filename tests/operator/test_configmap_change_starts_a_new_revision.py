@@ -13,8 +13,13 @@ def test_configmap_change_alone_starts_a_new_revision(
     cluster: Cluster, namespace: str, controller: Controller
 ) -> None:
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"COLOR": "blue"}}
-    apply(cluster, namespace, config, deployment("app", "example.invalid/app:1", env_from_configmap="cfg"),
-          canary("app", {"stepWeight": 50}, provider="kubernetes"))  # fmt: skip
+    apply(
+        cluster,
+        namespace,
+        config,
+        deployment("app", "example.invalid/app:1", env_from_configmap="cfg"),
+        canary("app", {"stepWeight": 50}, provider="kubernetes"),
+    )
     initialized = wait_for_phase(cluster, namespace, "app", "Initialized", timeout=60)
     assert initialized["status"]["trackedConfigs"].keys() == {"configmap/cfg"}
     core = client.CoreV1Api(cluster.api)

@@ -36,9 +36,13 @@ def test_gateway_api_canary_walks_every_weight_step_to_succeeded(
         "web",
         {"stepWeight": 20, "maxWeight": 50, "threshold": 2},
         provider="gatewayapi:v1",
-        service={"port": 9898, "targetPort": "http", "gatewayRefs": [{"name": "gw", "namespace": "gateways"}],
-                 "hosts": ["web.example.com"]},
-    )  # fmt: skip
+        service={
+            "port": 9898,
+            "targetPort": "http",
+            "gatewayRefs": [{"name": "gw", "namespace": "gateways"}],
+            "hosts": ["web.example.com"],
+        },
+    )
     apply(cluster, namespace, deployment("web", "example.invalid/web:1.0.0"), spec)
     wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
 
@@ -60,8 +64,11 @@ def test_gateway_api_canary_walks_every_weight_step_to_succeeded(
     recorder = Recorder(
         client.CustomObjectsApi(cluster.api).list_namespaced_custom_object,
         weights,
-        group="gateway.networking.k8s.io", version="v1", namespace=namespace, plural="httproutes",
-    )  # fmt: skip
+        group="gateway.networking.k8s.io",
+        version="v1",
+        namespace=namespace,
+        plural="httproutes",
+    )
     set_image(cluster, namespace, "web", "example.invalid/web:1.1.0")
     done = wait_for_phase(cluster, namespace, "web", "Succeeded", "Failed", timeout=120)
     seen = recorder.stop()

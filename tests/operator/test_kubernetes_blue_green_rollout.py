@@ -20,8 +20,12 @@ def apex_selector(svc: dict[str, Any]) -> str | None:
 def test_blue_green_switches_the_apex_service(
     cluster: Cluster, namespace: str, controller: Controller
 ) -> None:
-    apply(cluster, namespace, deployment("shop", "example.invalid/shop:1"), canary("shop", {"iterations": 3},
-          provider="kubernetes"))  # fmt: skip
+    apply(
+        cluster,
+        namespace,
+        deployment("shop", "example.invalid/shop:1"),
+        canary("shop", {"iterations": 3}, provider="kubernetes"),
+    )
     wait_for_phase(cluster, namespace, "shop", "Initialized", timeout=60)
     recorder = Recorder(
         client.CoreV1Api(cluster.api).list_namespaced_service, apex_selector, namespace=namespace

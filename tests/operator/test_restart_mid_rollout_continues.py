@@ -24,15 +24,22 @@ from tests.operator.test_gatewayapi_canary_rollout import weights
 def test_restart_in_the_middle_of_a_rollout_neither_repeats_nor_skips_a_step(
     cluster: Cluster, namespace: str, controller: Controller
 ) -> None:
-    spec = canary("web", {"stepWeight": 20, "interval": "2s"}, provider="gatewayapi",
-                  service={"port": 9898, "gatewayRefs": [{"name": "gw"}]})  # fmt: skip
+    spec = canary(
+        "web",
+        {"stepWeight": 20, "interval": "2s"},
+        provider="gatewayapi",
+        service={"port": 9898, "gatewayRefs": [{"name": "gw"}]},
+    )
     apply(cluster, namespace, deployment("web", "example.invalid/web:1"), spec)
     wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
     recorder = Recorder(
         client.CustomObjectsApi(cluster.api).list_namespaced_custom_object,
         weights,
-        group="gateway.networking.k8s.io", version="v1", namespace=namespace, plural="httproutes",
-    )  # fmt: skip
+        group="gateway.networking.k8s.io",
+        version="v1",
+        namespace=namespace,
+        plural="httproutes",
+    )
     set_image(cluster, namespace, "web", "example.invalid/web:2")
 
     deadline = time.monotonic() + 60

@@ -13,8 +13,12 @@ from tests.operator.conftest import Controller, apply, canary, deployment, event
 def test_never_ready_canary_is_rolled_back_at_its_progress_deadline(
     cluster: Cluster, namespace: str, controller: Controller
 ) -> None:
-    apply(cluster, namespace, deployment("api", "example.invalid/api:1"),
-          canary("api", {"iterations": 2}, provider="kubernetes", progressDeadlineSeconds=4))  # fmt: skip
+    apply(
+        cluster,
+        namespace,
+        deployment("api", "example.invalid/api:1"),
+        canary("api", {"iterations": 2}, provider="kubernetes", progressDeadlineSeconds=4),
+    )
     wait_for_phase(cluster, namespace, "api", "Initialized", timeout=60)
     # The new revision's Pods carry the label the kwok stage keeps unready (as a crash loop would).
     broken = deployment("api", "example.invalid/api:2", labels={UNREADY_LABEL: "true"})

@@ -102,6 +102,28 @@ class KubeClient:
     ) -> None:
         self.custom.patch_namespaced_custom_object(group, version, namespace, plural, name, patch)
 
+    def delete_custom(self, group: str, version: str, plural: str, namespace: str, name: str) -> None:
+        """Delete if present (a 404 is success: someone got there first)."""
+        try:
+            self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name)
+        except k8s.ApiException as e:
+            if e.status != 404:
+                raise
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        """Delete a Deployment, Service, ConfigMap or Secret if present."""
+        call = {
+            "deployment": self.apps.delete_namespaced_deployment,
+            "service": self.core.delete_namespaced_service,
+            "configmap": self.core.delete_namespaced_config_map,
+            "secret": self.core.delete_namespaced_secret,
+        }[kind]
+        try:
+            call(name, namespace)
+        except k8s.ApiException as e:
+            if e.status != 404:
+                raise
+
     # ------------------------------------------------------------------------------ canaries
     def get_canary(self, namespace: str, name: str) -> JSON | None:
         return self.get_custom(GROUP, VERSION, "canaries", namespace, name)

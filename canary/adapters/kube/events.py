@@ -17,8 +17,9 @@ COMPONENT = "canary"
 
 
 class EventRecorder:
-    def __init__(self, kube: KubeClient) -> None:
+    def __init__(self, kube: KubeClient, instance: str = COMPONENT) -> None:
         self.kube = kube
+        self.instance = instance
         # (uid, type, reason, message) -> (event name, count) of each object's most recent event
         self._last: dict[str, tuple[tuple[str, str, str], str, int]] = {}
 
@@ -46,8 +47,9 @@ class EventRecorder:
             "type": event.type.value,
             "reason": event.reason.value,
             "message": event.message[:1024],
-            "source": {"component": COMPONENT},
+            "source": {"component": COMPONENT, "host": self.instance},
             "reportingComponent": COMPONENT,
+            "reportingInstance": self.instance,
             "firstTimestamp": stamp,
             "lastTimestamp": stamp,
             "count": 1,

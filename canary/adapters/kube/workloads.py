@@ -8,6 +8,7 @@ methods execute the core's actions.  Building objects is left to the pure module
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,8 +128,33 @@ class Workloads:
             for k, v in patch["spec"].items()
             if k != "template"
         ]
-        self.kube.apps.patch_namespaced_deployment(build.primary_name(target["metadata"]["name"]),
-                                                   target["metadata"]["namespace"], ops)  # fmt: skip
+        self.kube.apps.patch_namespaced_deployment(
+            build.primary_name(target["metadata"]["name"]), target["metadata"]["namespace"], ops
+        )
 
     def scale_target(self, spec: CanarySpec, namespace: str, replicas: int) -> None:
         self.kube.scale_deployment(namespace, spec.target_ref.name, replicas)
+
+    # ------------------------------------------------------------------------------ deletion
+    def point_apex_at_target(self, spec: CanarySpec, namespace: str, view: WorkloadView) -> None:
+        """Give the apex Service back: its original selector if we took it over, else the target's Pods."""
+        if view.target is None:
+            return
+        label, value = build.selector_label(view.target)
+        apex = self.kube.get_service(namespace, spec.apex_service)
+        if apex is None:
+            return
+        original = (apex["metadata"].get("annotations") or {}).get(build.ORIGINAL_SELECTOR_ANNOTATION)
+        selector = json.loads(original) if original else {label: value}
+        # A JSON merge patch would merge the old selector's keys into the new one; replace it instead.
+        ops: list[dict[str, Any]] = [{"op": "replace", "path": "/spec/selector", "value": selector}]
+        self.kube.core.patch_namespaced_service(spec.apex_service, namespace, ops)
+
+    def remove_generated(self, spec: CanarySpec, namespace: str, view: WorkloadView) -> None:
+        """Delete the primary, its config copies and the -primary/-canary Services."""
+        target = spec.target_ref.name
+        self.kube.delete("deployment", namespace, build.primary_name(target))
+        for suffix in ("-primary", "-canary"):
+            self.kube.delete("service", namespace, f"{spec.apex_service}{suffix}")
+        for kind, name in view.configs:
+            self.kube.delete(kind, namespace, f"{name}-primary")

@@ -47,3 +47,7 @@ class Router(Protocol):
 
     def get_routes(self, ctx: RouteContext) -> Routes:
         """The weights the routing objects carry now."""
+
+    def finalize(self, ctx: RouteContext) -> None:
+        """Hand traffic back to the apex Service (which then selects the target's Pods) and remove
+        what only the canary needed.  Called when a Canary with revertOnDeletion is deleted."""

@@ -163,11 +163,38 @@ class GatewayAPIRouter:
             return Routes(100, 0)
         rule = rules[0]  # the default rule, or the first A/B rule
         weights = {b.get("name"): int(b.get("weight", 1)) for b in rule.get("backendRefs") or []}
-        mirrored = any(f.get("type") == "RequestMirror" and
-                       f.get("requestMirror", {}).get("backendRef", {}).get("name") == ctx.canary_service
-                       for f in rule.get("filters") or [])  # fmt: skip
+        mirrored = any(
+            f.get("type") == "RequestMirror"
+            and f.get("requestMirror", {}).get("backendRef", {}).get("name") == ctx.canary_service
+            for f in rule.get("filters") or []
+        )
         primary, canary = weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0)
         total = primary + canary
         if total == 0:
             return Routes(100, 0, mirrored)
         return Routes(round(100 * primary / total), round(100 * canary / total), mirrored)
+
+    def finalize(self, ctx: RouteContext) -> None:
+        """Keep the HTTPRoute (the Gateway's traffic depends on it) but send it all to the apex Service."""
+        existing = self.kube.get_custom(GROUP, self.version, "httproutes", ctx.namespace, ctx.apex)
+        if existing is None:
+            return
+        apex = {
+            "group": "",
+            "kind": "Service",
+            "name": ctx.apex,
+            "port": ctx.spec.service.port,
+            "weight": 100,
+        }
+        matches = [http_route_match(m) for m in ctx.spec.service.match or []]
+        rule = {**self._rule(ctx, matches, Routes(100, 0)), "backendRefs": [apex]}
+        rule.pop("filters", None)
+        rules = [rule]
+        self.kube.patch_custom(
+            GROUP,
+            self.version,
+            "httproutes",
+            namespace=ctx.namespace,
+            name=ctx.apex,
+            patch={"spec": {"rules": rules}},
+        )

@@ -110,8 +110,14 @@ class IstioRouter:
             if existing is None:
                 self.kube.create_custom(GROUP, VERSION, "destinationrules", wanted)
             elif existing.get("spec") != wanted["spec"]:
-                self.kube.patch_custom(GROUP, VERSION, "destinationrules", namespace=ctx.namespace, name=name,
-                                       patch={"spec": wanted["spec"]})  # fmt: skip
+                self.kube.patch_custom(
+                    GROUP,
+                    VERSION,
+                    "destinationrules",
+                    namespace=ctx.namespace,
+                    name=name,
+                    patch={"spec": wanted["spec"]},
+                )
         existing = self.kube.get_custom(GROUP, VERSION, "virtualservices", ctx.namespace, ctx.apex)
         if existing is None:
             self.kube.create_custom(
@@ -146,3 +152,21 @@ class IstioRouter:
         }
         mirrored = (first.get("mirror") or {}).get("host") == ctx.canary_service
         return Routes(weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0), mirrored)
+
+    def finalize(self, ctx: RouteContext) -> None:
+        """Route everything to the apex host and drop the two DestinationRules."""
+        vs = self.virtual_service(ctx, Routes(100, 0))
+        route = vs["spec"]["http"][-1]
+        route["route"] = [{"destination": {"host": ctx.apex}, "weight": 100}]
+        route.pop("mirror", None)
+        route.pop("mirrorPercentage", None)
+        self.kube.patch_custom(
+            GROUP,
+            VERSION,
+            "virtualservices",
+            namespace=ctx.namespace,
+            name=ctx.apex,
+            patch={"spec": {"http": [route]}},
+        )
+        for name in (ctx.primary_service, ctx.canary_service):
+            self.kube.delete_custom(GROUP, VERSION, "destinationrules", ctx.namespace, name)

@@ -28,3 +28,6 @@ class KubernetesRouter:
         if selector.get(ctx.label) == ctx.value:
             return Routes(primary=0, canary=100)
         return Routes(primary=100, canary=0)
+
+    def finalize(self, ctx: RouteContext) -> None:
+        """Nothing: the workload finalizer points the apex Service at the target."""

@@ -108,8 +108,14 @@ class NginxRouter:
             return
         wanted = self.canary_ingress(ctx, source, self._read(existing))
         if existing.get("spec") != wanted["spec"]:
-            self.kube.patch_custom("networking.k8s.io", "v1", "ingresses", namespace=ctx.namespace, name=name,
-                                   patch={"spec": wanted["spec"]})  # fmt: skip
+            self.kube.patch_custom(
+                "networking.k8s.io",
+                "v1",
+                "ingresses",
+                namespace=ctx.namespace,
+                name=name,
+                patch={"spec": wanted["spec"]},
+            )
 
     def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
         name = f"{self._ingress_name(ctx)}-canary"
@@ -129,3 +135,10 @@ class NginxRouter:
             return Routes(0, 100)
         weight = int(annotations.get(f"{self.prefix}/canary-weight", "0") or 0)
         return Routes(100 - weight, weight)
+
+    def finalize(self, ctx: RouteContext) -> None:
+        """Delete the canary clone: the original Ingress already sends everything to the apex Service."""
+        if ctx.spec.ingress_ref is not None:
+            self.kube.delete_custom(
+                "networking.k8s.io", "v1", "ingresses", ctx.namespace, f"{ctx.spec.ingress_ref.name}-canary"
+            )
