@@ -7,7 +7,9 @@ from a clean install, standing in for the Docker image that cannot be built on C
 from __future__ import annotations
 
 import platform
+import sys
 from pathlib import Path
+from typing import Any, TextIO
 
 import click
 import yaml
@@ -30,6 +32,35 @@ def main() -> None:
 def version() -> None:
     """Print the version of canary and of the Python it runs on."""
     click.echo(f"canary {__version__} (python {platform.python_version()})")
+
+
+@main.command()
+@click.argument("file", type=click.File("r"))
+def convert(file: TextIO) -> None:
+    """Rewrite Flagger manifests (Canary, MetricTemplate, AlertProvider) as canary's.
+
+    Reads FILE (multi-document YAML; - for standard input), writes the converted YAML, comments
+    kept, to standard output, and says on standard error what it changed.  Exits 1 when a document
+    still has something canary refuses (each named with its field).
+    """
+    from ruamel.yaml import YAML  # noqa: PLC0415 - only this command needs round-trip YAML
+
+    from canary.models.flagger import convert_document, problems  # noqa: PLC0415
+
+    yaml_rt: Any = YAML()  # ruamel's YAML is untyped enough that mypy sees its dump_all as object
+    yaml_rt.preserve_quotes = True
+    yaml_rt.width = 4096
+    docs = list(yaml_rt.load_all(file.read()))
+    notes: list[str] = []
+    for doc in docs:
+        notes += convert_document(doc)
+    yaml_rt.dump_all(docs, sys.stdout)
+    for note in notes:
+        click.echo(note, err=True)
+    if not notes:
+        click.echo("nothing to convert: no flagger.app/v1beta1 documents", err=True)
+    if problems(notes):
+        raise SystemExit(1)
 
 
 @main.command()

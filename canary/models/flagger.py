@@ -1,0 +1,64 @@
+"""Convert Flagger manifests (``flagger.app/v1beta1``) to canary's (``canary.dev/v1alpha1``).
+
+Who calls this: ``canary convert FILE`` (which reads and writes the YAML, keeping comments).  Pure:
+it edits mappings in place and returns notes for people.  Our Canary is a superset of Flagger's, so
+the apiVersion is the only change a valid Flagger manifest needs; the notes name everything else:
+renamed deprecated fields, and what our schema refuses where Flagger silently falls back (an
+unknown provider, an interval Go cannot parse), each with the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from canary.models.alert_provider import AlertProvider
+from canary.models.canary import API_VERSION, Canary
+from canary.models.metric_template import MetricTemplate
+
+FLAGGER_API_VERSION = "flagger.app/v1beta1"
+MODELS: dict[str, Any] = {"Canary": Canary, "MetricTemplate": MetricTemplate, "AlertProvider": AlertProvider}
+
+
+def _where(doc: MutableMapping[str, Any]) -> str:
+    meta = doc.get("metadata") or {}
+    name = meta.get("name", "?")
+    return (
+        f"{doc.get('kind')} {meta['namespace']}/{name}"
+        if meta.get("namespace")
+        else f"{doc.get('kind')} {name}"
+    )
+
+
+def convert_document(doc: Any) -> list[str]:
+    """Convert one document in place; return notes (empty when there was nothing to say)."""
+    if not isinstance(doc, MutableMapping) or doc.get("apiVersion") != FLAGGER_API_VERSION:
+        return []
+    kind = doc.get("kind")
+    if kind not in MODELS:
+        return [f"{_where(doc)}: kind {kind} has no canary.dev equivalent; left unchanged"]
+    where = _where(doc)
+    doc["apiVersion"] = API_VERSION
+    notes = [f"{where}: apiVersion {FLAGGER_API_VERSION} -> {API_VERSION}"]
+    spec = doc.get("spec")
+    if (
+        kind == "Canary"
+        and isinstance(spec, MutableMapping)
+        and "canaryAnalysis" in spec
+        and "analysis" not in spec
+    ):
+        spec["analysis"] = spec.pop("canaryAnalysis")
+        notes.append(f"{where}: spec.canaryAnalysis (deprecated) renamed to spec.analysis")
+    try:
+        MODELS[kind].model_validate(doc)
+    except ValidationError as e:
+        for err in e.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            notes.append(f"{where}: {field}: {err['msg']} (canary refuses this; fix it before applying)")
+    return notes
+
+
+def problems(notes: list[str]) -> list[str]:
+    return [n for n in notes if "refuses" in n]
