@@ -107,8 +107,9 @@ def render_crd(doc: dict[str, object]) -> str:
     "--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file; default in-cluster or ~/.kube/config."
 )
 @click.option(
-    "--liveness", default=None, help="Serve kopf's liveness probe here, e.g. http://0.0.0.0:8080/healthz."
+    "--liveness", default=None, help="Serve kopf's liveness probe here, e.g. http://0.0.0.0:8081/healthz."
 )
+@click.option("--metrics-address", default=None, help="Serve Prometheus metrics on HOST:PORT, e.g. :8080.")
 @click.option(
     "--min-analysis-interval",
     type=float,
@@ -140,6 +141,7 @@ def run(
     metrics_server: str,
     kubeconfig: str | None,
     liveness: str | None,
+    metrics_address: str | None,
     min_analysis_interval: float,
     log_level: str,
     leader_election: bool,
@@ -172,4 +174,4 @@ def run(
         lease_seconds=lease_seconds,
         renew_seconds=renew_seconds,
     )
-    run_controller(settings, kubeconfig=kubeconfig, liveness=liveness)
+    run_controller(settings, kubeconfig=kubeconfig, liveness=liveness, metrics_address=metrics_address)

@@ -67,6 +67,25 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def crds(cluster: Cluster) -> None:
+    """canary's CRDs, plus test-only CRDs for the routers' kinds (Gateway API, Istio)."""
+    repo = Path(__file__).resolve().parents[1]
+    cluster.kubectl(
+        "apply",
+        "--server-side",
+        "-f",
+        str(repo / "crds" / "canaries.yaml"),
+        "-f",
+        str(repo / "crds" / "metrictemplates.yaml"),
+        "-f",
+        str(repo / "crds" / "alertproviders.yaml"),
+        "-f",
+        str(repo / "tests" / "fixtures" / "crds"),
+    )
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+
+
 def _namespace_name(request: pytest.FixtureRequest) -> str:
     base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:45].strip("-")
     return f"{base}-{secrets.token_hex(3)}"

@@ -12,9 +12,12 @@ from typing import Any
 
 import kopf
 from kubernetes import client, config
+from prometheus_client import CollectorRegistry, start_http_server
 
+from canary import __version__
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.leader import LeaderElector
+from canary.adapters.recorder import MetricsRecorder
 from canary.operator import handlers
 from canary.operator.settings import Settings
 from canary.operator.tick import Controller
@@ -44,7 +47,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
 
 
-def run_controller(settings: Settings, *, kubeconfig: str | None, liveness: str | None) -> None:
+def run_controller(
+    settings: Settings, *, kubeconfig: str | None, liveness: str | None, metrics_address: str | None
+) -> None:
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig  # kopf logs in through the same kubeconfig
     kube = KubeClient(api_client(kubeconfig))
@@ -59,7 +64,13 @@ def run_controller(settings: Settings, *, kubeconfig: str | None, liveness: str 
             renew_seconds=settings.renew_seconds,
         )
         leader.start()
-    controller = Controller(kube, settings, leader=leader)
+    recorder = None
+    if metrics_address:
+        host, _, port = metrics_address.rpartition(":")
+        registry = CollectorRegistry()
+        recorder = MetricsRecorder(registry, __version__)
+        start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)  # noqa: S104 - in a Pod
+    controller = Controller(kube, settings, leader=leader, recorder=recorder)
     memo = kopf.Memo(controller=controller, wakeups=handlers.Wakeups())
     kopf.run(
         standalone=True,

@@ -22,6 +22,7 @@ from canary.adapters.kube.events import EventRecorder
 from canary.adapters.kube.leader import LeaderElector
 from canary.adapters.kube.primary import selector_label
 from canary.adapters.kube.workloads import Workloads, WorkloadView
+from canary.adapters.recorder import MetricsRecorder
 from canary.adapters.routers.base import RouteContext, Router
 from canary.adapters.routers.registry import UnknownProvider, router_for
 from canary.core.actions import (
@@ -72,11 +73,13 @@ class Controller:
         clock: Callable[[], datetime] = utcnow,
         checks: CheckRunner | None = None,
         leader: LeaderElector | None = None,
+        recorder: MetricsRecorder | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
         self.clock = clock
         self.leader = leader
+        self.recorder = recorder
         self.workloads = Workloads(kube)
         self.events = EventRecorder(kube, settings.identity)
         self.checks = checks or CheckRunner()
@@ -136,6 +139,17 @@ class Controller:
             result = step(spec, canary.status, obs, now, provider=provider, generation=generation)
         self._act(result, body, spec_ctx=ctx, router=router, view=view, now=now)
         self._patch_status(namespace, name, canary.status, result.status)
+        if self.recorder is not None:
+            self.recorder.record(
+                name=name,
+                namespace=namespace,
+                target=spec.target_ref.name,
+                strategy=spec.strategy.value,
+                before=canary.status.phase,
+                after=result.status.phase,
+                weight=result.status.canary_weight,
+                seconds=(self.clock() - now).total_seconds(),
+            )
         return TickResult(spec.interval_seconds(self.settings.min_interval), result.status.phase)
 
     def _act(

@@ -20,24 +20,25 @@ from kubernetes import client, watch
 from tests.conftest import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURE_CRDS = REPO / "tests" / "fixtures" / "crds"
-
-
-@pytest.fixture(scope="session")
-def crds(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"), "-f", str(FIXTURE_CRDS))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
 
 
 class Controller:
     """``canary run`` as a subprocess; its log is printed when a test fails."""
 
-    def __init__(self, cluster: Cluster, namespace: str, log: Path, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        namespace: str,
+        log: Path,
+        extra: tuple[str, ...] = (),
+        kubeconfig: Path | None = None,
+    ) -> None:
         self.cluster, self.namespace, self.log, self.extra = cluster, namespace, log, extra
+        self.kubeconfig = kubeconfig or cluster.kubeconfig
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)}
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [

@@ -16,7 +16,7 @@ CRDS = Path(__file__).resolve().parents[3] / "crds"
 
 
 def test_every_crd_file_is_generated() -> None:
-    assert sorted(p.name for p in CRDS.glob("*.yaml")) == sorted(all_crds())
+    assert sorted(p.name for p in CRDS.glob("*.yaml") if p.name != "kustomization.yaml") == sorted(all_crds())
 
 
 @pytest.mark.parametrize("name", sorted(all_crds()))

@@ -1,0 +1,74 @@
+"""The controller's own Prometheus metrics (Flagger's set, named ``canary_*``).
+
+Who calls this: ``canary.operator.tick`` after every tick.  The registry is injected, so tests use a
+fresh one and ``canary run --metrics-address`` serves the process's.
+
+* ``canary_info{version}``: 1.
+* ``canary_status{name,namespace}``: 0 while a rollout is in progress, 1 idle or succeeded, 2 failed.
+* ``canary_weight{workload,namespace}``: traffic percent of ``<target>-primary`` and ``<target>``.
+* ``canary_phase{name,namespace,phase}``: 1 for the current phase (the others are 0).
+* ``canary_tick_duration_seconds{name,namespace}``: time spent in one tick.
+* ``canary_successes_total`` / ``canary_failures_total{name,namespace,strategy}``: finished rollouts.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from canary.models.canary import Phase
+
+_PROGRESSING = {Phase.PROGRESSING, Phase.WAITING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING}
+
+
+class MetricsRecorder:
+    def __init__(self, registry: CollectorRegistry, version: str) -> None:
+        Gauge("canary_info", "canary controller information", ["version"], registry=registry).labels(
+            version
+        ).set(1)
+        self.status = Gauge(
+            "canary_status",
+            "0 rollout in progress, 1 idle or succeeded, 2 failed",
+            ["name", "namespace"],
+            registry=registry,
+        )
+        self.weight = Gauge(
+            "canary_weight", "traffic weight percent", ["workload", "namespace"], registry=registry
+        )
+        self.phase = Gauge(
+            "canary_phase", "1 for the current phase", ["name", "namespace", "phase"], registry=registry
+        )
+        self.duration = Histogram(
+            "canary_tick_duration_seconds", "time spent in one tick", ["name", "namespace"], registry=registry
+        )
+        self.successes = Counter(
+            "canary_successes", "rollouts promoted", ["name", "namespace", "strategy"], registry=registry
+        )
+        self.failures = Counter(
+            "canary_failures", "rollouts rolled back", ["name", "namespace", "strategy"], registry=registry
+        )
+
+    def record(
+        self,
+        *,
+        name: str,
+        namespace: str,
+        target: str,
+        strategy: str,
+        before: Phase,
+        after: Phase,
+        weight: int,
+        seconds: float,
+    ) -> None:
+        self.duration.labels(name, namespace).observe(seconds)
+        self.status.labels(name, namespace).set(
+            2 if after is Phase.FAILED else 0 if after in _PROGRESSING else 1
+        )
+        for phase in Phase:
+            if phase is not Phase.NONE:
+                self.phase.labels(name, namespace, phase.value).set(1 if phase is after else 0)
+        self.weight.labels(f"{target}-primary", namespace).set(100 - weight)
+        self.weight.labels(target, namespace).set(weight)
+        if after is not before and after is Phase.SUCCEEDED:
+            self.successes.labels(name, namespace, strategy).inc()
+        if after is not before and after is Phase.FAILED:
+            self.failures.labels(name, namespace, strategy).inc()
