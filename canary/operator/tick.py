@@ -111,7 +111,11 @@ class Controller:
         ctx: RouteContext | None = None
         routes: Routes | None = None
         if view.invalid is None and view.target is not None:
-            self.workloads.bootstrap(spec, namespace, name, view)
+            try:
+                self.workloads.bootstrap(spec, namespace, name, view)
+            except InvalidSpec as e:
+                view.invalid = str(e)
+        if view.invalid is None and view.target is not None:
             label, value = selector_label(view.target)
             ctx = RouteContext(spec, namespace, name, label, value)
             # Routing objects are taken over only once the primary can serve (no downtime).

@@ -20,12 +20,6 @@ REPO = Path(__file__).resolve().parents[2]
 FLAGGER_CANARY = yaml.safe_load((Path(__file__).parent / "fixtures" / "flagger-canary.yaml").read_text())
 
 
-@pytest.fixture(scope="module")
-def crds(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "-l", "!nonexistent")
-
-
 def converted() -> dict[str, Any]:
     body = copy.deepcopy(FLAGGER_CANARY)
     assert body["apiVersion"] == "flagger.app/v1beta1"

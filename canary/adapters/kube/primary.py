@@ -162,3 +162,28 @@ def config_copy(kind: str, source: dict[str, Any], canary: str) -> dict[str, Any
 
 def referenced_configs(target: dict[str, Any]) -> list[tuple[str, str]]:
     return list(config_refs(target["spec"]["template"].get("spec", {})))
+
+
+def primary_autoscaler(
+    hpa: dict[str, Any], *, canary: str, min_replicas: int | None, max_replicas: int | None
+) -> dict[str, Any]:
+    """``<hpa>-primary``: the target's HorizontalPodAutoscaler, aimed at the primary."""
+    meta = hpa["metadata"]
+    spec = copy.deepcopy(hpa["spec"])
+    ref = spec["scaleTargetRef"]
+    spec["scaleTargetRef"] = {**ref, "name": primary_name(ref["name"])}
+    if min_replicas is not None:
+        spec["minReplicas"] = min_replicas
+    if max_replicas is not None:
+        spec["maxReplicas"] = max_replicas
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {
+            "name": f"{meta['name']}-primary",
+            "namespace": meta["namespace"],
+            "labels": {**_clean(meta.get("labels")), CANARY_LABEL: canary, **MANAGED_BY},
+            "annotations": _clean(meta.get("annotations"), _DROPPED_ANNOTATIONS),
+        },
+        "spec": spec,
+    }

@@ -17,6 +17,7 @@ from canary.adapters.kube.client import JSON, KubeClient
 from canary.adapters.kube.readiness import deployment_readiness
 from canary.adapters.kube.revision import config_checksum, is_tracked, revision_hash
 from canary.adapters.kube.services import generated_services, takeover_patch
+from canary.core.errors import InvalidSpec
 from canary.core.observations import Readiness
 from canary.models.canary import CanarySpec
 
@@ -87,6 +88,7 @@ class Workloads:
             self.kube.create_deployment(body)
             view.primary = body
             view.primary_readiness = Readiness(exists=True, ready=False, message="just created")
+        self._sync_autoscaler(spec, namespace, canary)
         label, value = build.selector_label(target)
         for wanted in generated_services(spec, namespace=namespace, canary=canary, label=label, value=value):
             name = wanted["metadata"]["name"]
@@ -101,6 +103,41 @@ class Workloads:
                 if build.CANARY_LABEL in (existing["metadata"].get("labels") or {}):
                     patch["spec"].pop("selector")
                 self.kube.patch_service(namespace, name, patch)
+
+    def _sync_autoscaler(self, spec: CanarySpec, namespace: str, canary: str) -> None:
+        """Keep ``<hpa>-primary`` equal to the target's autoscaler, aimed at the primary."""
+        ref = spec.autoscaler_ref
+        if ref is None:
+            return
+        if ref.kind != "HorizontalPodAutoscaler":
+            raise InvalidSpec(
+                f"spec.autoscalerRef.kind: {ref.kind} is not supported yet (HorizontalPodAutoscaler is)"
+            )
+        hpa = self.kube.get_custom("autoscaling", "v2", "horizontalpodautoscalers", namespace, ref.name)
+        if hpa is None:
+            raise InvalidSpec(
+                f"spec.autoscalerRef: HorizontalPodAutoscaler {ref.name} not found in namespace {namespace}"
+            )
+        bounds = ref.primary_scaler_replicas
+        wanted = build.primary_autoscaler(
+            hpa,
+            canary=canary,
+            min_replicas=bounds.min_replicas if bounds else None,
+            max_replicas=bounds.max_replicas if bounds else None,
+        )
+        name = wanted["metadata"]["name"]
+        existing = self.kube.get_custom("autoscaling", "v2", "horizontalpodautoscalers", namespace, name)
+        if existing is None:
+            self.kube.create_custom("autoscaling", "v2", "horizontalpodautoscalers", wanted)
+        elif existing.get("spec") != wanted["spec"]:
+            self.kube.patch_custom(
+                "autoscaling",
+                "v2",
+                "horizontalpodautoscalers",
+                namespace=namespace,
+                name=name,
+                patch={"spec": wanted["spec"]},
+            )
 
     def _copy_configs(self, view: WorkloadView, canary: str) -> None:
         for (kind, _), obj in view.configs.items():
@@ -158,3 +195,11 @@ class Workloads:
             self.kube.delete("service", namespace, f"{spec.apex_service}{suffix}")
         for kind, name in view.configs:
             self.kube.delete(kind, namespace, f"{name}-primary")
+        if spec.autoscaler_ref is not None:
+            self.kube.delete_custom(
+                "autoscaling",
+                "v2",
+                "horizontalpodautoscalers",
+                namespace,
+                f"{spec.autoscaler_ref.name}-primary",
+            )
