@@ -132,6 +132,7 @@ def render_crd(doc: dict[str, object]) -> str:
 @click.option(
     "--identity", default=None, help="Name of this replica (default: hostname plus a random suffix)."
 )
+@click.option("--workers", type=int, default=16, show_default=True, help="Threads running ticks at once.")
 @click.option("--lease-seconds", type=float, default=15.0, show_default=True, help="Lease duration.")
 @click.option("--renew-seconds", type=float, default=5.0, show_default=True, help="Lease renewal period.")
 def run(
@@ -147,6 +148,7 @@ def run(
     leader_election: bool,
     leader_election_namespace: str | None,
     identity: str | None,
+    workers: int,
     lease_seconds: float,
     renew_seconds: float,
 ) -> None:
@@ -173,5 +175,6 @@ def run(
         else None,
         lease_seconds=lease_seconds,
         renew_seconds=renew_seconds,
+        workers=workers,
     )
     run_controller(settings, kubeconfig=kubeconfig, liveness=liveness, metrics_address=metrics_address)

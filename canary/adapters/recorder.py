@@ -9,9 +9,14 @@ fresh one and ``canary run --metrics-address`` serves the process's.
 * ``canary_phase{name,namespace,phase}``: 1 for the current phase (the others are 0).
 * ``canary_tick_duration_seconds{name,namespace}``: time spent in one tick.
 * ``canary_successes_total`` / ``canary_failures_total{name,namespace,strategy}``: finished rollouts.
+* ``canary_tick_lag_seconds``: how late each due tick started against its schedule.
+* ``canary_api_requests_total{method}``: Kubernetes API requests made by the ticks (kopf's own watches
+  and patches are not counted).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -46,6 +51,25 @@ class MetricsRecorder:
         self.failures = Counter(
             "canary_failures", "rollouts rolled back", ["name", "namespace", "strategy"], registry=registry
         )
+        self.lag = Histogram(
+            "canary_tick_lag_seconds",
+            "how late a due tick started against its schedule",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=registry,
+        )
+        self.api_requests = Counter(
+            "canary_api_requests", "Kubernetes API requests made by ticks", ["method"], registry=registry
+        )
+
+    def count_requests(self, api: Any) -> None:
+        """Count every request an injected kubernetes ApiClient makes (wraps its ``call_api``)."""
+        call = api.call_api
+
+        def counted(resource_path: str, method: str, *args: Any, **kwargs: Any) -> Any:
+            self.api_requests.labels(method).inc()
+            return call(resource_path, method, *args, **kwargs)
+
+        api.call_api = counted
 
     def record(
         self,

@@ -68,7 +68,10 @@ async def run_canary(
     wake = memo["wakeups"].get(namespace, name)
     next_due = 0.0
     while True:
-        due = time.monotonic() >= next_due
+        now = time.monotonic()
+        due = now >= next_due
+        if due and next_due and controller.recorder is not None:
+            controller.recorder.lag.observe(now - next_due)
         wake.clear()
         try:
             result = await asyncio.to_thread(controller.tick, namespace, name, due=due)

@@ -6,8 +6,10 @@ the ``Controller`` (with its injected API client and settings) and the ``Wakeups
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -41,7 +43,12 @@ def api_client(kubeconfig: str | None) -> client.ApiClient:
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    # Ticks run in the loop's default executor (asyncio.to_thread); size it for many canaries.
+    workers = memo["controller"].settings.workers
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tick")
+    )
     settings.posting.level = logging.ERROR  # our own events tell the story; kopf's would repeat it
     settings.persistence.finalizer = FINALIZER
     settings.watching.server_timeout = 300
@@ -69,6 +76,7 @@ def run_controller(
         host, _, port = metrics_address.rpartition(":")
         registry = CollectorRegistry()
         recorder = MetricsRecorder(registry, __version__)
+        recorder.count_requests(kube.api)
         start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)  # noqa: S104 - in a Pod
     controller = Controller(kube, settings, leader=leader, recorder=recorder)
     memo = kopf.Memo(controller=controller, wakeups=handlers.Wakeups())

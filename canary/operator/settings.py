@@ -26,3 +26,5 @@ class Settings:
     lease_name: str = "canary-controller"
     lease_seconds: float = 15.0
     renew_seconds: float = 5.0
+    #: threads running ticks at once (each tick waits on the API server most of the time)
+    workers: int = 16

@@ -43,6 +43,13 @@ class WorkloadView:
         return max(int(self.primary.get("spec", {}).get("replicas") or 1), 1)
 
 
+def _satisfies(obj: Any, patch: Any) -> bool:
+    """True when a merge ``patch`` would change nothing in ``obj`` (so no request is needed)."""
+    if isinstance(patch, dict):
+        return isinstance(obj, dict) and all(_satisfies(obj.get(k), v) for k, v in patch.items())
+    return bool(obj == patch)
+
+
 class Workloads:
     def __init__(self, kube: KubeClient) -> None:
         self.kube = kube
@@ -95,13 +102,12 @@ class Workloads:
             existing = self.kube.get_service(namespace, name)
             if existing is None:
                 self.kube.create_service(wanted)
-            elif name != spec.apex_service:
-                self.kube.patch_service(namespace, name, takeover_patch(existing, wanted))
-            else:
+                continue
+            patch = takeover_patch(existing, wanted)
+            if name == spec.apex_service and build.CANARY_LABEL in (existing["metadata"].get("labels") or {}):
                 # The apex selector belongs to the router (blue/green moves it); set it only on take-over.
-                patch = takeover_patch(existing, wanted)
-                if build.CANARY_LABEL in (existing["metadata"].get("labels") or {}):
-                    patch["spec"].pop("selector")
+                patch["spec"].pop("selector")
+            if not _satisfies(existing, patch):
                 self.kube.patch_service(namespace, name, patch)
 
     def _sync_autoscaler(self, spec: CanarySpec, namespace: str, canary: str) -> None:
