@@ -164,7 +164,7 @@ def main() -> None:
     n = args.canaries
 
     workdir = scratch_dir("canary-bench-scale-")
-    cluster = LocalCluster(workdir, ensure_built())
+    cluster = LocalCluster(workdir, ensure_built(), node_pods=4 * n + 110)  # targets, primaries, headroom
     controller: subprocess.Popen[bytes] | None = None
     try:
         cluster.start()

@@ -151,8 +151,13 @@ def _tail(path: str, lines: int = 25) -> str:
 class LocalCluster:
     """One control plane rooted at ``workdir``.  ``start()`` is idempotent; ``stop()`` too."""
 
-    def __init__(self, workdir: Path, bindir: Path | None = None, *, detach: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, bindir: Path | None = None, *, detach: bool = False, node_pods: int = 110
+    ) -> None:
         self.workdir = workdir.resolve()
+        self.node_pods = (
+            node_pods  # the fake Node's pod capacity (Kubernetes' default 110; benchmarks need more)
+        )
         self.bindir = bindir
         self.detach = detach  # survive the caller (make cluster) or die with it (pytest)
         self.state_file = self.workdir / "state.json"
@@ -385,7 +390,7 @@ class LocalCluster:
         self.kubeconfig.chmod(0o600)
 
     def _apply_node(self) -> None:
-        resources = {"cpu": "32", "memory": "256Gi", "pods": "110"}
+        resources = {"cpu": "32", "memory": "256Gi", "pods": str(self.node_pods)}
         node = {
             "apiVersion": "v1",
             "kind": "Node",
