@@ -213,18 +213,9 @@ def _initialize(t: _Tick) -> None:
             return
         _wait_for_ready(t, "primary_unready_since", f"{t.target}-primary", t.obs.primary.message)
         return
-    h = t.obs.target_hash
     t.emit(SetWeights(100, 0), ScaleTarget(0))
-    t.set(
-        phase=Phase.INITIALIZED,
-        last_applied_spec=h,
-        last_promoted_spec=h,
-        tracked_configs=t.obs.tracked_configs or None,
-        canary_weight=0,
-        failed_checks=0,
-        iterations=0,
-        primary_unready_since=None,
-    )
+    _new_run(t, Phase.INITIALIZED)
+    t.set(last_promoted_spec=t.obs.target_hash)
     t.emit(normal(Reason.INITIALIZED, f"Initialization done: {t.target}-primary serves all traffic"))
 
 
@@ -259,16 +250,7 @@ def _maybe_start(t: _Tick) -> None:
             )
         )
     t.emit(ScaleTarget(t.obs.scale_up_replicas))
-    t.set(
-        phase=Phase.PROGRESSING,
-        last_applied_spec=h,
-        tracked_configs=t.obs.tracked_configs or None,
-        canary_weight=0,
-        failed_checks=0,
-        iterations=0,
-        canary_unready_since=None,
-        primary_unready_since=None,
-    )
+    _new_run(t, Phase.PROGRESSING)
     t.emit(normal(Reason.NEW_REVISION, f"New revision {h} of {t.target} detected: scaling it up"))
 
 
@@ -277,15 +259,7 @@ def _analyse(t: _Tick) -> None:
     h = t.obs.target_hash
     if h != s.last_applied_spec:
         t.emit(SetWeights(100, 0), ScaleTarget(t.obs.scale_up_replicas))
-        t.set(
-            phase=Phase.PROGRESSING,
-            last_applied_spec=h,
-            tracked_configs=t.obs.tracked_configs or None,
-            canary_weight=0,
-            failed_checks=0,
-            iterations=0,
-            canary_unready_since=None,
-        )
+        _new_run(t, Phase.PROGRESSING)
         t.emit(normal(Reason.RESTARTED, f"New revision {h} of {t.target} during analysis: restarting it"))
         return
     if not t.obs.target.ready:
@@ -495,6 +469,20 @@ def _finalise(t: _Tick) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _new_run(t: _Tick, phase: Phase) -> None:
+    """Start a run of the observed revision: counters, weights and waits start from zero."""
+    t.set(
+        phase=phase,
+        last_applied_spec=t.obs.target_hash,
+        tracked_configs=t.obs.tracked_configs or None,
+        canary_weight=0,
+        failed_checks=0,
+        iterations=0,
+        canary_unready_since=None,
+        primary_unready_since=None,
+    )
+
+
 def _deadline_passed(t: _Tick, since: str | None, kubernetes_gave_up: bool) -> bool:
     return kubernetes_gave_up or t.elapsed_since(since) >= t.spec.progress_deadline
 

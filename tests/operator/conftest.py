@@ -228,3 +228,35 @@ class Recorder:
         if self._error is not None:
             raise self._error
         return self.values
+
+
+def httproute_weights(apex: str) -> Callable[[dict[str, Any]], tuple[int, int] | None]:
+    """Extract (primary, canary) weights from the first rule of the HTTPRoute ``apex``."""
+
+    def extract(route: dict[str, Any]) -> tuple[int, int] | None:
+        rules = route.get("spec", {}).get("rules") or []
+        if route.get("metadata", {}).get("name") != apex or not rules:
+            return None
+        refs = {b["name"]: b.get("weight", 1) for b in rules[0].get("backendRefs", [])}
+        return refs.get(f"{apex}-primary", 0), refs.get(f"{apex}-canary", 0)
+
+    return extract
+
+
+def record_httproute(cluster: Cluster, namespace: str, apex: str) -> Recorder:
+    """Record every weight change of the HTTPRoute ``apex``."""
+    return Recorder(
+        client.CustomObjectsApi(cluster.api).list_namespaced_custom_object,
+        httproute_weights(apex),
+        group="gateway.networking.k8s.io",
+        version="v1",
+        namespace=namespace,
+        plural="httproutes",
+    )
+
+
+def wait_for_weight(cluster: Cluster, namespace: str, name: str, at_least: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while get_canary(cluster, namespace, name).get("status", {}).get("canaryWeight", 0) < at_least:
+        assert time.monotonic() < deadline, f"canary {name} never reached {at_least}%"
+        time.sleep(0.1)

@@ -18,9 +18,9 @@ from tests.operator.conftest import (
     apply,
     canary,
     deployment,
-    get_canary,
     set_image,
     wait_for_phase,
+    wait_for_weight,
 )
 
 
@@ -65,10 +65,7 @@ def test_without_revert_the_primary_keeps_serving_even_mid_rollout(
     )
     wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
     set_image(cluster, namespace, "web", "example.invalid/web:2")
-    deadline = time.monotonic() + 60
-    while get_canary(cluster, namespace, "web").get("status", {}).get("canaryWeight", 0) < 10:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for_weight(cluster, namespace, "web", 10)
     assert route_backends(cluster, namespace, "web")["web-canary"] > 0
 
     cluster.kubectl("delete", "-n", namespace, "canary/web", "--wait=false")

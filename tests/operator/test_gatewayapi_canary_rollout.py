@@ -4,29 +4,19 @@ running the new pod template at the end."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from kubernetes import client
 
 from tests.conftest import Cluster
 from tests.operator.conftest import (
     Controller,
-    Recorder,
     apply,
     canary,
     deployment,
     events,
+    record_httproute,
     set_image,
     wait_for_phase,
 )
-
-
-def weights(route: dict[str, Any]) -> tuple[int, int] | None:
-    rules = route.get("spec", {}).get("rules") or []
-    if not rules:
-        return None
-    refs = {b["name"]: b.get("weight", 1) for b in rules[0].get("backendRefs", [])}
-    return refs.get("web-primary", 0), refs.get("web-canary", 0)
 
 
 def test_gateway_api_canary_walks_every_weight_step_to_succeeded(
@@ -61,14 +51,7 @@ def test_gateway_api_canary_walks_every_weight_step_to_succeeded(
         "web-canary": {"app": "web"},
     }
 
-    recorder = Recorder(
-        client.CustomObjectsApi(cluster.api).list_namespaced_custom_object,
-        weights,
-        group="gateway.networking.k8s.io",
-        version="v1",
-        namespace=namespace,
-        plural="httproutes",
-    )
+    recorder = record_httproute(cluster, namespace, "web")
     set_image(cluster, namespace, "web", "example.invalid/web:1.1.0")
     done = wait_for_phase(cluster, namespace, "web", "Succeeded", "Failed", timeout=120)
     seen = recorder.stop()

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import time
 
-from kubernetes import client
-
 from tests.conftest import Cluster
 from tests.operator.conftest import (
     Controller,
-    Recorder,
     apply,
     canary,
     deployment,
     get_canary,
+    record_httproute,
     set_image,
     wait_for_phase,
+    wait_for_weight,
 )
-from tests.operator.test_gatewayapi_canary_rollout import weights
 
 
 def test_restart_in_the_middle_of_a_rollout_neither_repeats_nor_skips_a_step(
@@ -32,20 +30,10 @@ def test_restart_in_the_middle_of_a_rollout_neither_repeats_nor_skips_a_step(
     )
     apply(cluster, namespace, deployment("web", "example.invalid/web:1"), spec)
     wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
-    recorder = Recorder(
-        client.CustomObjectsApi(cluster.api).list_namespaced_custom_object,
-        weights,
-        group="gateway.networking.k8s.io",
-        version="v1",
-        namespace=namespace,
-        plural="httproutes",
-    )
+    recorder = record_httproute(cluster, namespace, "web")
     set_image(cluster, namespace, "web", "example.invalid/web:2")
 
-    deadline = time.monotonic() + 60
-    while get_canary(cluster, namespace, "web").get("status", {}).get("canaryWeight", 0) < 40:
-        assert time.monotonic() < deadline, "the rollout never reached 40%"
-        time.sleep(0.1)
+    wait_for_weight(cluster, namespace, "web", 40)
     controller.kill()
     time.sleep(3)  # longer than an interval: the rollout is frozen while nobody drives it
     frozen = get_canary(cluster, namespace, "web")["status"]["canaryWeight"]

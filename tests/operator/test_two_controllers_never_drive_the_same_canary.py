@@ -5,7 +5,6 @@ acting replica changes exactly once."""
 
 from __future__ import annotations
 
-import time
 from itertools import groupby
 from pathlib import Path
 
@@ -14,15 +13,14 @@ from kubernetes import client
 from tests.conftest import Cluster
 from tests.operator.conftest import (
     Controller,
-    Recorder,
     apply,
     canary,
     deployment,
-    get_canary,
+    record_httproute,
     set_image,
     wait_for_phase,
+    wait_for_weight,
 )
-from tests.operator.test_gatewayapi_canary_rollout import weights
 
 LEASE = ("--lease-seconds", "4", "--renew-seconds", "1")
 
@@ -60,19 +58,9 @@ def test_two_replicas_one_leader_and_a_clean_failover(
         leader = actors.pop()
         standby = next(name for name in replicas if name != leader)
 
-        recorder = Recorder(
-            client.CustomObjectsApi(cluster.api).list_namespaced_custom_object,
-            weights,
-            group="gateway.networking.k8s.io",
-            version="v1",
-            namespace=namespace,
-            plural="httproutes",
-        )
+        recorder = record_httproute(cluster, namespace, "web")
         set_image(cluster, namespace, "web", "example.invalid/web:2")
-        deadline = time.monotonic() + 60
-        while get_canary(cluster, namespace, "web").get("status", {}).get("canaryWeight", 0) < 40:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for_weight(cluster, namespace, "web", 40)
         replicas[leader].kill()
 
         done = wait_for_phase(cluster, namespace, "web", "Succeeded", "Failed", timeout=90)
