@@ -2,7 +2,8 @@
 
 * A daemon per Canary runs ticks: one every analysis interval ("due" ticks), plus one at once
   whenever something it watches changes (woken ticks react but step no weight).
-* Watches on Deployments, ConfigMaps and Secrets wake the canaries they concern, so a new revision
+* Watches on Deployments, ConfigMaps and Secrets wake the canaries they concern (indexes map a
+  Deployment to the canary targeting it, a config to the canaries tracking it), so a new revision
   starts within a second or two rather than at the next interval.
 * Spec changes of a Canary wake its daemon.
 
@@ -39,11 +40,6 @@ class Wakeups:
     def wake(self, namespace: str, name: str) -> None:
         if (namespace, name) in self.events:
             self.events[(namespace, name)].set()
-
-    def wake_namespace(self, namespace: str) -> None:
-        for (ns, _), event in self.events.items():
-            if ns == namespace:
-                event.set()
 
 
 @kopf.index(GROUP, VERSION, "canaries")  # type: ignore[arg-type]
@@ -99,11 +95,29 @@ def deployment_changed(*, name: str, namespace: str | None, memo: Any, **kwargs:
         memo["wakeups"].wake(namespace, canary)
 
 
+@kopf.index(GROUP, VERSION, "canaries")
+def canaries_by_config(
+    *, name: str, namespace: str | None, status: kopf.Status, **_: Any
+) -> dict[tuple[str, str], str]:
+    """(namespace, "configmap/NAME" or "secret/NAME") -> canaries whose revision covers that config."""
+    return {(namespace or "", key): name for key in (status.get("trackedConfigs") or {})}
+
+
 @kopf.on.event("", "v1", "configmaps")
+def configmap_changed(*, name: str, namespace: str | None, memo: Any, **kwargs: Any) -> None:
+    _wake_trackers(memo, kwargs["canaries_by_config"], namespace or "", f"configmap/{name}")
+
+
 @kopf.on.event("", "v1", "secrets")
-def config_changed(*, namespace: str | None, memo: Any, **_: Any) -> None:
-    # Which canaries track a config is known only to their next tick; an idle tick is a few GETs.
-    memo["wakeups"].wake_namespace(namespace or "")
+def secret_changed(*, name: str, namespace: str | None, memo: Any, **kwargs: Any) -> None:
+    _wake_trackers(memo, kwargs["canaries_by_config"], namespace or "", f"secret/{name}")
+
+
+def _wake_trackers(memo: Any, index: kopf.Index[tuple[str, str], str], namespace: str, key: str) -> None:
+    # Only the canaries tracking this config.  A config a canary does not track yet reaches it through
+    # the Deployment watch (its template changed to use it) or its next due tick.
+    for canary in index.get((namespace, key), []):
+        memo["wakeups"].wake(namespace, canary)
 
 
 @kopf.on.delete(GROUP, VERSION, "canaries")

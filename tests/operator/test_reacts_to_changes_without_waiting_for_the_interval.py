@@ -30,3 +30,18 @@ def test_new_revision_starts_from_a_watch(cluster: Cluster, namespace: str, cont
     status = get_canary(cluster, namespace, "web")["status"]
     assert status["canaryWeight"] == 0
     assert status["iterations"] == 0
+
+
+def test_config_change_starts_from_a_watch(cluster: Cluster, namespace: str, controller: Controller) -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"COLOR": "blue"}}
+    apply(
+        cluster,
+        namespace,
+        config,
+        deployment("app", "example.invalid/app:1", env_from_configmap="cfg"),
+        canary("app", {"stepWeight": 50, "interval": "1h"}, provider="kubernetes"),
+    )
+    initialized = wait_for_phase(cluster, namespace, "app", "Initialized", timeout=60)
+    assert initialized["status"]["trackedConfigs"].keys() == {"configmap/cfg"}
+    apply(cluster, namespace, {**config, "data": {"COLOR": "green"}})
+    wait_for_phase(cluster, namespace, "app", "Progressing", timeout=60)
