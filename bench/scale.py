@@ -242,6 +242,19 @@ def main() -> None:
             "lag_p50_s": round(quantile(lag, 0.50), 3),
             "lag_p99_s": round(quantile(lag, 0.99), 3),
             "api_requests_per_tick": round(requests / ticks, 2) if ticks else None,
+            "wakeups_per_s": {
+                labels["source"]: round(
+                    (
+                        v
+                        - dict((tuple(b.items()), w) for b, w in before.get("canary_wakeups_total", [])).get(
+                            tuple(labels.items()), 0.0
+                        )
+                    )
+                    / elapsed,
+                    2,
+                )
+                for labels, v in after.get("canary_wakeups_total", [])
+            },
             "cpu_cores": round((cpu_after - cpu_before) / elapsed, 3),
             "rss_mib": round(rss, 1),
             "peak_rss_mib": round(peak, 1),

@@ -10,6 +10,7 @@ fresh one and ``canary run --metrics-address`` serves the process's.
 * ``canary_tick_duration_seconds{name,namespace}``: time spent in one tick.
 * ``canary_successes_total`` / ``canary_failures_total{name,namespace,strategy}``: finished rollouts.
 * ``canary_tick_lag_seconds``: how late each due tick started against its schedule.
+* ``canary_wakeups_total{source}``: ticks requested by watches (deployment, configmap, secret, spec).
 * ``canary_api_requests_total{method}``: Kubernetes API requests made by the ticks (kopf's own watches
   and patches are not counted).
 """
@@ -57,6 +58,7 @@ class MetricsRecorder:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
             registry=registry,
         )
+        self.wakeups = Counter("canary_wakeups", "ticks requested by watches", ["source"], registry=registry)
         self.api_requests = Counter(
             "canary_api_requests", "Kubernetes API requests made by ticks", ["method"], registry=registry
         )

@@ -22,6 +22,7 @@ from typing import Any
 
 import kopf
 
+from canary.adapters.recorder import MetricsRecorder
 from canary.models.canary import GROUP, VERSION
 from canary.operator.tick import Controller
 
@@ -31,15 +32,18 @@ log = logging.getLogger(__name__)
 class Wakeups:
     """One asyncio.Event per Canary, set by watches, awaited by the Canary's daemon."""
 
-    def __init__(self) -> None:
+    def __init__(self, recorder: MetricsRecorder | None = None) -> None:
         self.events: dict[tuple[str, str], asyncio.Event] = defaultdict(asyncio.Event)
+        self.recorder = recorder
 
     def get(self, namespace: str, name: str) -> asyncio.Event:
         return self.events[(namespace, name)]
 
-    def wake(self, namespace: str, name: str) -> None:
+    def wake(self, namespace: str, name: str, source: str) -> None:
         if (namespace, name) in self.events:
             self.events[(namespace, name)].set()
+            if self.recorder is not None:
+                self.recorder.wakeups.labels(source).inc()
 
 
 @kopf.index(GROUP, VERSION, "canaries")  # type: ignore[arg-type]
@@ -84,7 +88,7 @@ async def run_canary(
 
 @kopf.on.update(GROUP, VERSION, "canaries", field="spec")
 def canary_spec_changed(*, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
-    memo["wakeups"].wake(namespace or "", name)
+    memo["wakeups"].wake(namespace or "", name, "spec")
 
 
 @kopf.on.event("apps", "v1", "deployments")
@@ -92,7 +96,7 @@ def deployment_changed(*, name: str, namespace: str | None, memo: Any, **kwargs:
     index: kopf.Index[tuple[str, str], str] = kwargs["canaries_by_target"]
     namespace = namespace or ""
     for canary in index.get((namespace, name.removesuffix("-primary")), []):
-        memo["wakeups"].wake(namespace, canary)
+        memo["wakeups"].wake(namespace, canary, "deployment")
 
 
 @kopf.index(GROUP, VERSION, "canaries")
@@ -117,7 +121,7 @@ def _wake_trackers(memo: Any, index: kopf.Index[tuple[str, str], str], namespace
     # Only the canaries tracking this config.  A config a canary does not track yet reaches it through
     # the Deployment watch (its template changed to use it) or its next due tick.
     for canary in index.get((namespace, key), []):
-        memo["wakeups"].wake(namespace, canary)
+        memo["wakeups"].wake(namespace, canary, key.split("/", 1)[0])
 
 
 @kopf.on.delete(GROUP, VERSION, "canaries")

@@ -79,7 +79,7 @@ def run_controller(
         recorder.count_requests(kube.api)
         start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)  # noqa: S104 - in a Pod
     controller = Controller(kube, settings, leader=leader, recorder=recorder)
-    memo = kopf.Memo(controller=controller, wakeups=handlers.Wakeups())
+    memo = kopf.Memo(controller=controller, wakeups=handlers.Wakeups(recorder))
     kopf.run(
         standalone=True,
         clusterwide=not settings.namespaces,
