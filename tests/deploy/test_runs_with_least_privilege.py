@@ -14,7 +14,14 @@ import yaml
 
 from controlplane.localcluster import free_port
 from tests.conftest import Cluster
-from tests.operator.conftest import Controller, apply, canary, deployment, set_image, wait_for_phase
+from tests.operator.conftest import (
+    Controller,
+    apply,
+    deployment,
+    gateway_canary,
+    set_image,
+    wait_for_phase,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,12 +74,7 @@ def test_whole_rollout_with_only_the_deployed_permissions(
             cluster,
             namespace,
             deployment("web", "example.invalid/web:1"),
-            canary(
-                "web",
-                {"stepWeight": 50},
-                provider="gatewayapi",
-                service={"port": 9898, "gatewayRefs": [{"name": "gw"}]},
-            ),
+            gateway_canary("web", {"stepWeight": 50}),
         )
         wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
         set_image(cluster, namespace, "web", "example.invalid/web:2")

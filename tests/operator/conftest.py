@@ -143,6 +143,13 @@ def canary(name: str, analysis: dict[str, Any], **spec: Any) -> dict[str, Any]:
     }
 
 
+def gateway_canary(name: str, analysis: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """A Canary routed by the gatewayapi provider through the Gateway ``gw``."""
+    return canary(
+        name, analysis, provider="gatewayapi", service={"port": 9898, "gatewayRefs": [{"name": "gw"}]}, **spec
+    )
+
+
 def apply(cluster: Cluster, namespace: str, *objects: dict[str, Any]) -> None:
     docs = "\n---\n".join(json.dumps(o) for o in objects)
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=docs)

@@ -16,8 +16,8 @@ from tests.conftest import Cluster
 from tests.operator.conftest import (
     Controller,
     apply,
-    canary,
     deployment,
+    gateway_canary,
     set_image,
     wait_for_phase,
     wait_for_weight,
@@ -51,9 +51,6 @@ def ready_replicas(cluster: Cluster, namespace: str, name: str) -> int:
     )
 
 
-GATEWAY = {"port": 9898, "gatewayRefs": [{"name": "gw"}]}
-
-
 def test_without_revert_the_primary_keeps_serving_even_mid_rollout(
     cluster: Cluster, namespace: str, controller: Controller
 ) -> None:
@@ -61,7 +58,7 @@ def test_without_revert_the_primary_keeps_serving_even_mid_rollout(
         cluster,
         namespace,
         deployment("web", "example.invalid/web:1"),
-        canary("web", {"stepWeight": 10, "interval": "3s"}, provider="gatewayapi", service=GATEWAY),
+        gateway_canary("web", {"stepWeight": 10, "interval": "3s"}),
     )
     wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
     set_image(cluster, namespace, "web", "example.invalid/web:2")
@@ -87,7 +84,7 @@ def test_with_revert_the_target_takes_the_traffic_back_before_the_primary_goes(
         cluster,
         namespace,
         deployment("api", "example.invalid/api:1", replicas=3),
-        canary("api", {"stepWeight": 50}, provider="gatewayapi", service=GATEWAY, revertOnDeletion=True),
+        gateway_canary("api", {"stepWeight": 50}, revertOnDeletion=True),
     )
     wait_for_phase(cluster, namespace, "api", "Initialized", timeout=60)
     assert client.AppsV1Api(cluster.api).read_namespaced_deployment("api", namespace).spec.replicas == 0

@@ -6,7 +6,14 @@ from __future__ import annotations
 import subprocess
 
 from tests.conftest import VENV_BIN, Cluster
-from tests.operator.conftest import Controller, apply, canary, deployment, set_image, wait_for_phase
+from tests.operator.conftest import (
+    Controller,
+    apply,
+    deployment,
+    gateway_canary,
+    set_image,
+    wait_for_phase,
+)
 
 
 def test_watch_shows_every_weight_step(cluster: Cluster, namespace: str, controller: Controller) -> None:
@@ -14,12 +21,7 @@ def test_watch_shows_every_weight_step(cluster: Cluster, namespace: str, control
         cluster,
         namespace,
         deployment("web", "example.invalid/web:1"),
-        canary(
-            "web",
-            {"stepWeight": 25},
-            provider="gatewayapi",
-            service={"port": 9898, "gatewayRefs": [{"name": "gw"}]},
-        ),
+        gateway_canary("web", {"stepWeight": 25}),
     )
     wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
     watch = subprocess.Popen(

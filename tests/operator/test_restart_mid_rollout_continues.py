@@ -9,8 +9,8 @@ from tests.conftest import Cluster
 from tests.operator.conftest import (
     Controller,
     apply,
-    canary,
     deployment,
+    gateway_canary,
     get_canary,
     record_httproute,
     set_image,
@@ -22,12 +22,7 @@ from tests.operator.conftest import (
 def test_restart_in_the_middle_of_a_rollout_neither_repeats_nor_skips_a_step(
     cluster: Cluster, namespace: str, controller: Controller
 ) -> None:
-    spec = canary(
-        "web",
-        {"stepWeight": 20, "interval": "2s"},
-        provider="gatewayapi",
-        service={"port": 9898, "gatewayRefs": [{"name": "gw"}]},
-    )
+    spec = gateway_canary("web", {"stepWeight": 20, "interval": "2s"})
     apply(cluster, namespace, deployment("web", "example.invalid/web:1"), spec)
     wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
     recorder = record_httproute(cluster, namespace, "web")

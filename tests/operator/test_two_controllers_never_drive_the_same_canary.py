@@ -14,8 +14,8 @@ from tests.conftest import Cluster
 from tests.operator.conftest import (
     Controller,
     apply,
-    canary,
     deployment,
+    gateway_canary,
     record_httproute,
     set_image,
     wait_for_phase,
@@ -45,12 +45,7 @@ def test_two_replicas_one_leader_and_a_clean_failover(
     for replica in replicas.values():
         replica.start()
     try:
-        spec = canary(
-            "web",
-            {"stepWeight": 20, "interval": "2s"},
-            provider="gatewayapi",
-            service={"port": 9898, "gatewayRefs": [{"name": "gw"}]},
-        )
+        spec = gateway_canary("web", {"stepWeight": 20, "interval": "2s"})
         apply(cluster, namespace, deployment("web", "example.invalid/web:1"), spec)
         wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
         actors = set(acting_replicas(cluster, namespace))
