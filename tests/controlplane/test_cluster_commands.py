@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,10 +50,12 @@ def test_up_twice_then_down(tmp_path: Path) -> None:
         assert nodes.stdout.split()[1] == "Ready"
     finally:
         down = localcluster("down", "--dir", str(workdir))
+        status = localcluster("status", "--dir", str(workdir))
+        shutil.rmtree(workdir, ignore_errors=True)  # on tmpfs: it would hold memory until reboot
     assert down.returncode == 0, down.stderr
     for pid in pids:
         assert (
             not os.path.exists(f"/proc/{pid}")
             or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
         )
-    assert localcluster("status", "--dir", str(workdir)).returncode == 1
+    assert status.returncode == 1
