@@ -26,8 +26,6 @@ from canary.adapters.recorder import MetricsRecorder
 from canary.models.canary import GROUP, VERSION
 from canary.operator.tick import Controller
 
-log = logging.getLogger(__name__)
-
 
 class Wakeups:
     """One asyncio.Event per Canary, set by watches, awaited by the Canary's daemon."""
@@ -46,12 +44,13 @@ class Wakeups:
                 self.recorder.wakeups.labels(source).inc()
 
 
-@kopf.index(GROUP, VERSION, "canaries")  # type: ignore[arg-type]
+@kopf.index(GROUP, VERSION, "canaries")
 def canaries_by_target(
-    name: str, namespace: str, spec: dict[str, Any], **_: Any
+    *, name: str, namespace: str | None, spec: kopf.Spec, **_: Any
 ) -> dict[tuple[str, str], str]:
+    """(namespace, Deployment name) -> the canaries targeting it."""
     target = (spec.get("targetRef") or {}).get("name")
-    return {(namespace, target): name} if target else {}
+    return {(namespace or "", target): name} if target else {}
 
 
 @kopf.daemon(GROUP, VERSION, "canaries", cancellation_timeout=10)

@@ -9,7 +9,6 @@ It makes no rollout decision itself: ``canary.core.machine.step`` does.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from canary.adapters.recorder import MetricsRecorder
 from canary.adapters.routers.base import RouteContext, Router
 from canary.adapters.routers.registry import UnknownProvider, router_for
 from canary.core.actions import (
+    EventType,
     PromoteToPrimary,
     Reason,
     RecordEvent,
@@ -37,11 +37,10 @@ from canary.core.actions import (
 from canary.core.errors import InvalidSpec
 from canary.core.machine import Decided, NeedChecks, parse_timestamp, step, timestamp
 from canary.core.observations import Observations, Routes
-from canary.models.canary import Canary, CanaryStatus, Condition, Phase
+from canary.models.canary import Canary, CanarySpec, CanaryStatus, Condition, Phase
 from canary.operator.checks import CheckRunner
 from canary.operator.settings import Settings
 
-log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 60.0
 
 
@@ -53,7 +52,6 @@ def utcnow() -> datetime:
 class TickResult:
     #: seconds until the next due tick
     interval: float
-    phase: Phase | None = None
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -141,7 +139,7 @@ class Controller:
         while isinstance(result, NeedChecks):
             obs = obs.with_checks({k: self.checks.run(k, spec) for k in result.kinds})
             result = step(spec, canary.status, obs, now, provider=provider, generation=generation)
-        self._act(result, body, spec_ctx=ctx, router=router, view=view, now=now)
+        self._act(result, body, spec=spec, route_ctx=ctx, router=router, view=view, now=now)
         self._patch_status(namespace, name, canary.status, result.status)
         if self.recorder is not None:
             self.recorder.record(
@@ -154,25 +152,25 @@ class Controller:
                 weight=result.status.canary_weight,
                 seconds=(self.clock() - now).total_seconds(),
             )
-        return TickResult(spec.interval_seconds(self.settings.min_interval), result.status.phase)
+        return TickResult(spec.interval_seconds(self.settings.min_interval))
 
     def _act(
         self,
         result: Decided,
         body: dict[str, Any],
         *,
-        spec_ctx: RouteContext | None,
+        spec: CanarySpec,
+        route_ctx: RouteContext | None,
         router: Router,
         view: WorkloadView,
         now: datetime,
     ) -> None:
-        canary = Canary.model_validate(body)
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         for action in result.actions:
-            if isinstance(action, SetWeights) and spec_ctx is not None:
-                router.set_routes(spec_ctx, Routes(action.primary, action.canary, action.mirrored))
+            if isinstance(action, SetWeights) and route_ctx is not None:
+                router.set_routes(route_ctx, Routes(action.primary, action.canary, action.mirrored))
             elif isinstance(action, ScaleTarget):
-                self.workloads.scale_target(canary.spec, namespace, action.replicas)
+                self.workloads.scale_target(spec, namespace, action.replicas)
             elif isinstance(action, PromoteToPrimary):
                 self.workloads.promote(view, name)
             elif isinstance(action, RecordEvent):
@@ -237,16 +235,11 @@ class Controller:
         ctx = RouteContext(spec, namespace, name, label, value)
         target = spec.target_ref.name
 
-        def primary_keeps_serving(message: str, kind: str = "Normal") -> bool:
+        def primary_keeps_serving(message: str, kind: EventType = EventType.NORMAL) -> bool:
             with contextlib.suppress(InvalidSpec):
                 router.set_routes(ctx, Routes(100, 0))
             self.workloads.scale_target(spec, namespace, 0)
-            event = (
-                warning(Reason.TERMINATED, message)
-                if kind == "Warning"
-                else normal(Reason.TERMINATED, message)
-            )
-            self.events.record(body, event, now)
+            self.events.record(body, RecordEvent(kind, Reason.TERMINATED, message), now)
             return True
 
         if not spec.revert_on_deletion:
@@ -276,7 +269,7 @@ class Controller:
             return primary_keeps_serving(
                 f"Canary deleted, but {target} did not become ready within {spec.progress_deadline}s "
                 f"({view.target_readiness.message}): {target}-primary keeps serving and stays in place",
-                kind="Warning",
+                kind=EventType.WARNING,
             )
         self.workloads.point_apex_at_target(spec, namespace, view)
         with contextlib.suppress(InvalidSpec):

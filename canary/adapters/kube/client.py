@@ -49,7 +49,8 @@ class KubeClient:
     def create_deployment(self, body: JSON) -> None:
         self.apps.create_namespaced_deployment(body["metadata"]["namespace"], body)
 
-    def patch_deployment(self, namespace: str, name: str, patch: JSON) -> None:
+    def patch_deployment(self, namespace: str, name: str, patch: JSON | list[JSON]) -> None:
+        """A merge patch (a dict) or a JSON patch (a list of operations)."""
         self.apps.patch_namespaced_deployment(name, namespace, patch)
 
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
@@ -86,7 +87,8 @@ class KubeClient:
     def create_service(self, body: JSON) -> None:
         self.core.create_namespaced_service(body["metadata"]["namespace"], body)
 
-    def patch_service(self, namespace: str, name: str, patch: JSON) -> None:
+    def patch_service(self, namespace: str, name: str, patch: JSON | list[JSON]) -> None:
+        """A merge patch (a dict) or a JSON patch (a list of operations)."""
         self.core.patch_namespaced_service(name, namespace, patch)
 
     # ------------------------------------------------------------------------------ custom objects
@@ -96,6 +98,22 @@ class KubeClient:
     def create_custom(self, group: str, version: str, plural: str, body: JSON) -> None:
         ns = body["metadata"]["namespace"]
         self.custom.create_namespaced_custom_object(group, version, ns, plural, body)
+
+    def ensure_spec(self, group: str, version: str, plural: str, wanted: JSON) -> None:
+        """Create ``wanted``, or patch the existing object's spec when it differs (no request otherwise)."""
+        meta = wanted["metadata"]
+        existing = self.get_custom(group, version, plural, meta["namespace"], meta["name"])
+        if existing is None:
+            self.create_custom(group, version, plural, wanted)
+        elif existing.get("spec") != wanted["spec"]:
+            self.patch_custom(
+                group,
+                version,
+                plural,
+                namespace=meta["namespace"],
+                name=meta["name"],
+                patch={"spec": wanted["spec"]},
+            )
 
     def patch_custom(
         self, group: str, version: str, plural: str, *, namespace: str, name: str, patch: JSON

@@ -131,19 +131,7 @@ class Workloads:
             min_replicas=bounds.min_replicas if bounds else None,
             max_replicas=bounds.max_replicas if bounds else None,
         )
-        name = wanted["metadata"]["name"]
-        existing = self.kube.get_custom("autoscaling", "v2", "horizontalpodautoscalers", namespace, name)
-        if existing is None:
-            self.kube.create_custom("autoscaling", "v2", "horizontalpodautoscalers", wanted)
-        elif existing.get("spec") != wanted["spec"]:
-            self.kube.patch_custom(
-                "autoscaling",
-                "v2",
-                "horizontalpodautoscalers",
-                namespace=namespace,
-                name=name,
-                patch={"spec": wanted["spec"]},
-            )
+        self.kube.ensure_spec("autoscaling", "v2", "horizontalpodautoscalers", wanted)
 
     def _copy_configs(self, view: WorkloadView, canary: str) -> None:
         for (kind, _), obj in view.configs.items():
@@ -157,23 +145,17 @@ class Workloads:
             return
         self._copy_configs(view, canary)
         spec = target["spec"]
-        patch: dict[str, Any] = {
-            "spec": {"template": build.primary_template(target, view.revision, set(view.configs))}
-        }
-        for key in ("strategy", "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit"):
-            if key in spec:
-                patch["spec"][key] = spec[key]
         # A merge patch would merge lists (containers) key by key and keep removed fields: replace
         # the template wholesale with a JSON patch instead.
-        ops = [{"op": "replace", "path": "/spec/template", "value": patch["spec"]["template"]}]
+        template = build.primary_template(target, view.revision, set(view.configs))
+        ops: list[dict[str, Any]] = [{"op": "replace", "path": "/spec/template", "value": template}]
         ops += [
-            {"op": "add", "path": f"/spec/{k}", "value": v}
-            for k, v in patch["spec"].items()
-            if k != "template"
+            {"op": "add", "path": f"/spec/{key}", "value": spec[key]}
+            for key in ("strategy", "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit")
+            if key in spec
         ]
-        self.kube.apps.patch_namespaced_deployment(
-            build.primary_name(target["metadata"]["name"]), target["metadata"]["namespace"], ops
-        )
+        meta = target["metadata"]
+        self.kube.patch_deployment(meta["namespace"], build.primary_name(meta["name"]), ops)
 
     def scale_target(self, spec: CanarySpec, namespace: str, replicas: int) -> None:
         self.kube.scale_deployment(namespace, spec.target_ref.name, replicas)
@@ -191,7 +173,7 @@ class Workloads:
         selector = json.loads(original) if original else {label: value}
         # A JSON merge patch would merge the old selector's keys into the new one; replace it instead.
         ops: list[dict[str, Any]] = [{"op": "replace", "path": "/spec/selector", "value": selector}]
-        self.kube.core.patch_namespaced_service(spec.apex_service, namespace, ops)
+        self.kube.patch_service(namespace, spec.apex_service, ops)
 
     def remove_generated(self, spec: CanarySpec, namespace: str, view: WorkloadView) -> None:
         """Delete the primary, its config copies and the -primary/-canary Services."""

@@ -105,19 +105,7 @@ class IstioRouter:
     # ------------------------------------------------------------------------------ Router
     def reconcile(self, ctx: RouteContext) -> None:
         for name in (ctx.primary_service, ctx.canary_service):
-            wanted = self.destination_rule(ctx, name)
-            existing = self.kube.get_custom(GROUP, VERSION, "destinationrules", ctx.namespace, name)
-            if existing is None:
-                self.kube.create_custom(GROUP, VERSION, "destinationrules", wanted)
-            elif existing.get("spec") != wanted["spec"]:
-                self.kube.patch_custom(
-                    GROUP,
-                    VERSION,
-                    "destinationrules",
-                    namespace=ctx.namespace,
-                    name=name,
-                    patch={"spec": wanted["spec"]},
-                )
+            self.kube.ensure_spec(GROUP, VERSION, "destinationrules", self.destination_rule(ctx, name))
         existing = self.kube.get_custom(GROUP, VERSION, "virtualservices", ctx.namespace, ctx.apex)
         if existing is None:
             self.kube.create_custom(
