@@ -45,21 +45,24 @@ def convert(file: TextIO) -> None:
     """
     from ruamel.yaml import YAML  # noqa: PLC0415 - only this command needs round-trip YAML
 
-    from canary.models.flagger import convert_document, problems  # noqa: PLC0415
+    from canary.models.flagger import convert_document  # noqa: PLC0415
 
     yaml_rt: Any = YAML()  # ruamel's YAML is untyped enough that mypy sees its dump_all as object
     yaml_rt.preserve_quotes = True
     yaml_rt.width = 4096
     docs = list(yaml_rt.load_all(file.read()))
     notes: list[str] = []
+    refusals: list[str] = []
     for doc in docs:
-        notes += convert_document(doc)
+        changed, refused = convert_document(doc)
+        notes += changed + refused
+        refusals += refused
     yaml_rt.dump_all(docs, sys.stdout)
     for note in notes:
         click.echo(note, err=True)
     if not notes:
         click.echo("nothing to convert: no flagger.app/v1beta1 documents", err=True)
-    if problems(notes):
+    if refusals:
         raise SystemExit(1)
 
 

@@ -32,13 +32,14 @@ def _where(doc: MutableMapping[str, Any]) -> str:
     )
 
 
-def convert_document(doc: Any) -> list[str]:
-    """Convert one document in place; return notes (empty when there was nothing to say)."""
+def convert_document(doc: Any) -> tuple[list[str], list[str]]:
+    """Convert one document in place; return (notes, refusals): what changed, and what canary
+    still refuses in the converted document (both empty when there was nothing to say)."""
     if not isinstance(doc, MutableMapping) or doc.get("apiVersion") != FLAGGER_API_VERSION:
-        return []
+        return [], []
     kind = doc.get("kind")
     if kind not in MODELS:
-        return [f"{_where(doc)}: kind {kind} has no canary.dev equivalent; left unchanged"]
+        return [f"{_where(doc)}: kind {kind} has no canary.dev equivalent; left unchanged"], []
     where = _where(doc)
     doc["apiVersion"] = API_VERSION
     notes = [f"{where}: apiVersion {FLAGGER_API_VERSION} -> {API_VERSION}"]
@@ -51,14 +52,11 @@ def convert_document(doc: Any) -> list[str]:
     ):
         spec["analysis"] = spec.pop("canaryAnalysis")
         notes.append(f"{where}: spec.canaryAnalysis (deprecated) renamed to spec.analysis")
+    refusals: list[str] = []
     try:
         MODELS[kind].model_validate(doc)
     except ValidationError as e:
         for err in e.errors():
             field = ".".join(str(p) for p in err["loc"])
-            notes.append(f"{where}: {field}: {err['msg']} (canary refuses this; fix it before applying)")
-    return notes
-
-
-def problems(notes: list[str]) -> list[str]:
-    return [n for n in notes if "refuses" in n]
+            refusals.append(f"{where}: {field}: {err['msg']} (canary refuses this; fix it before applying)")
+    return notes, refusals
