@@ -67,9 +67,9 @@ class MetricsRecorder:
         """Count every request an injected kubernetes ApiClient makes (wraps its ``call_api``)."""
         call = api.call_api
 
-        def counted(resource_path: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        def counted(method: str, *args: Any, **kwargs: Any) -> Any:
             self.api_requests.labels(method).inc()
-            return call(resource_path, method, *args, **kwargs)
+            return call(method, *args, **kwargs)
 
         api.call_api = counted
 

@@ -2,10 +2,11 @@
 
 * A daemon per Canary runs ticks: one every analysis interval ("due" ticks), plus one at once
   whenever something it watches changes (woken ticks react but step no weight).
-* Watches on Deployments, ConfigMaps and Secrets wake the canaries they concern (indexes map a
-  Deployment to the canary targeting it, a config to the canaries tracking it), so a new revision
-  starts within a second or two rather than at the next interval.
-* Spec changes of a Canary wake its daemon.
+* The controller's watch caches (``canary.adapters.kube.cache``) report every change of a
+  Deployment, ConfigMap or Secret; ``Wakeups`` wakes the canaries that read that object in their
+  last tick (each tick says which: its target, the primary, the configs its revision covers), so a
+  new revision starts within a second or two rather than at the next interval.
+* Spec changes of a Canary wake its daemon (kopf's own watch of Canaries).
 
 The ticks themselves run in a worker thread (``canary.operator.tick`` uses the synchronous
 kubernetes client); the daemon only schedules them.
@@ -16,23 +17,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import defaultdict
 from typing import Any
 
 import kopf
 
+from canary.adapters.kube.cache import CONFIGMAPS, DEPLOYMENTS, SECRETS, Resource
 from canary.adapters.recorder import MetricsRecorder
 from canary.models.canary import GROUP, VERSION
 from canary.operator.tick import Controller
 
+_KINDS = {DEPLOYMENTS: "deployment", CONFIGMAPS: "configmap", SECRETS: "secret"}
+
 
 class Wakeups:
-    """One asyncio.Event per Canary, set by watches, awaited by the Canary's daemon."""
+    """One asyncio.Event per Canary, set by watches, awaited by the Canary's daemon.
+
+    ``watch`` records which objects ("deployment/NAME", "configmap/NAME", "secret/NAME") a canary
+    read in its last tick; ``changed`` (called from a watch cache's thread) wakes those canaries on
+    the event loop.  A change that lands while a tick runs, before the tick has said what it read,
+    is not lost: every change is numbered, and ``watch`` compares the numbers of the objects read
+    with the number taken when the tick started (``sequence``).
+    """
 
     def __init__(self, recorder: MetricsRecorder | None = None) -> None:
         self.events: dict[tuple[str, str], asyncio.Event] = defaultdict(asyncio.Event)
         self.recorder = recorder
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        self._readers: dict[tuple[str, str], set[str]] = defaultdict(set)  # (ns, object) -> canaries
+        self._reads: dict[tuple[str, str], frozenset[str]] = {}  # (ns, canary) -> objects
+        self._sequence = 0
+        self._changed_at: dict[tuple[str, str], int] = {}  # (ns, object) -> sequence of its last change
+
+    @property
+    def sequence(self) -> int:
+        with self._lock:
+            return self._sequence
 
     def get(self, namespace: str, name: str) -> asyncio.Event:
         return self.events[(namespace, name)]
@@ -43,14 +66,53 @@ class Wakeups:
             if self.recorder is not None:
                 self.recorder.wakeups.labels(source).inc()
 
+    def watch(
+        self, namespace: str, canary: str, objects: frozenset[str], *, since: int | None = None
+    ) -> bool:
+        """Wake ``canary`` on changes of ``objects`` from now on; True if one changed after ``since``."""
+        with self._lock:
+            missed = since is not None and any(
+                self._changed_at.get((namespace, key), 0) > since for key in objects
+            )
+            previous = self._reads.get((namespace, canary), frozenset())
+            if previous == objects:
+                return missed
+            for key in previous - objects:
+                readers = self._readers[(namespace, key)]
+                readers.discard(canary)
+                if not readers:
+                    del self._readers[(namespace, key)]
+            for key in objects - previous:
+                self._readers[(namespace, key)].add(canary)
+            if objects:
+                self._reads[(namespace, canary)] = objects
+            else:
+                self._reads.pop((namespace, canary), None)
+            return missed
 
-@kopf.index(GROUP, VERSION, "canaries")
-def canaries_by_target(
-    *, name: str, namespace: str | None, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str], str]:
-    """(namespace, Deployment name) -> the canaries targeting it."""
-    target = (spec.get("targetRef") or {}).get("name")
-    return {(namespace or "", target): name} if target else {}
+    def forget(self, namespace: str, canary: str) -> None:
+        self.watch(namespace, canary, frozenset())
+        self.events.pop((namespace, canary), None)
+
+    def changed(self, resource: Resource, event: str, obj: dict[str, Any]) -> None:
+        kind = _KINDS.get(resource)
+        if kind is None:
+            return
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") or ""
+        key = (namespace, f"{kind}/{meta.get('name')}")
+        with self._lock:
+            self._sequence += 1
+            if event == "DELETED":
+                self._changed_at.pop(key, None)
+            else:
+                self._changed_at[key] = self._sequence
+            canaries = list(self._readers.get(key, ()))
+        loop = self.loop
+        if loop is None:
+            return  # not started yet: the first tick of every canary reads everything anyway
+        for canary in canaries:
+            loop.call_soon_threadsafe(self.wake, namespace, canary, kind)
 
 
 @kopf.daemon(GROUP, VERSION, "canaries", cancellation_timeout=10)
@@ -64,63 +126,37 @@ async def run_canary(
 ) -> None:
     namespace = namespace or ""
     controller: Controller = memo["controller"]
-    wake = memo["wakeups"].get(namespace, name)
+    wakeups: Wakeups = memo["wakeups"]
+    wake = wakeups.get(namespace, name)
     next_due = 0.0
-    while True:
-        now = time.monotonic()
-        due = now >= next_due
-        if due and next_due and controller.recorder is not None:
-            controller.recorder.lag.observe(now - next_due)
-        wake.clear()
-        try:
-            result = await asyncio.to_thread(controller.tick, namespace, name, due=due)
-            interval = result.interval
-        except Exception:
-            logger.exception("tick of canary %s/%s failed; retrying", namespace, name)
-            interval = controller.settings.error_backoff
-            due = True
-        if due:
-            next_due = time.monotonic() + interval
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=max(0.0, next_due - time.monotonic()))
+    try:
+        while True:
+            now = time.monotonic()
+            due = now >= next_due
+            if due and next_due and controller.recorder is not None:
+                controller.recorder.lag.observe(now - next_due)
+            wake.clear()
+            since = wakeups.sequence
+            try:
+                result = await asyncio.to_thread(controller.tick, namespace, name, due=due)
+                interval = result.interval
+                if result.reads is not None and wakeups.watch(namespace, name, result.reads, since=since):
+                    wake.set()  # something it read changed while it ran: look again
+            except Exception:
+                logger.exception("tick of canary %s/%s failed; retrying", namespace, name)
+                interval = controller.settings.error_backoff
+                due = True
+            if due:
+                next_due = time.monotonic() + interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=max(0.0, next_due - time.monotonic()))
+    finally:
+        wakeups.forget(namespace, name)
 
 
 @kopf.on.update(GROUP, VERSION, "canaries", field="spec")
 def canary_spec_changed(*, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
     memo["wakeups"].wake(namespace or "", name, "spec")
-
-
-@kopf.on.event("apps", "v1", "deployments")
-def deployment_changed(*, name: str, namespace: str | None, memo: Any, **kwargs: Any) -> None:
-    index: kopf.Index[tuple[str, str], str] = kwargs["canaries_by_target"]
-    namespace = namespace or ""
-    for canary in index.get((namespace, name.removesuffix("-primary")), []):
-        memo["wakeups"].wake(namespace, canary, "deployment")
-
-
-@kopf.index(GROUP, VERSION, "canaries")
-def canaries_by_config(
-    *, name: str, namespace: str | None, status: kopf.Status, **_: Any
-) -> dict[tuple[str, str], str]:
-    """(namespace, "configmap/NAME" or "secret/NAME") -> canaries whose revision covers that config."""
-    return {(namespace or "", key): name for key in (status.get("trackedConfigs") or {})}
-
-
-@kopf.on.event("", "v1", "configmaps")
-def configmap_changed(*, name: str, namespace: str | None, memo: Any, **kwargs: Any) -> None:
-    _wake_trackers(memo, kwargs["canaries_by_config"], namespace or "", f"configmap/{name}")
-
-
-@kopf.on.event("", "v1", "secrets")
-def secret_changed(*, name: str, namespace: str | None, memo: Any, **kwargs: Any) -> None:
-    _wake_trackers(memo, kwargs["canaries_by_config"], namespace or "", f"secret/{name}")
-
-
-def _wake_trackers(memo: Any, index: kopf.Index[tuple[str, str], str], namespace: str, key: str) -> None:
-    # Only the canaries tracking this config.  A config a canary does not track yet reaches it through
-    # the Deployment watch (its template changed to use it) or its next due tick.
-    for canary in index.get((namespace, key), []):
-        memo["wakeups"].wake(namespace, canary, key.split("/", 1)[0])
 
 
 @kopf.on.delete(GROUP, VERSION, "canaries")

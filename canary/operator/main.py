@@ -1,7 +1,8 @@
 """Start the controller: build the clients and the Controller, then hand over to kopf.
 
 Who calls this: ``canary run``.  Everything the handlers need travels in kopf's memo (no globals):
-the ``Controller`` (with its injected API client and settings) and the ``Wakeups`` registry.
+the ``Controller`` (with its injected API client and settings), the ``Wakeups`` registry and the
+watch ``Caches`` (started once kopf's event loop runs).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from kubernetes import client, config
 from prometheus_client import CollectorRegistry, start_http_server
 
 from canary import __version__
+from canary.adapters.kube.cache import Caches
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.leader import LeaderElector
 from canary.adapters.recorder import MetricsRecorder
@@ -31,24 +33,35 @@ FINALIZER = "canary.dev/finalizer"
 _config: Any = config
 
 
-def api_client(kubeconfig: str | None) -> client.ApiClient:
-    if kubeconfig:
-        api: client.ApiClient = _config.new_client_from_config(config_file=kubeconfig)
-        return api
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        _config.load_incluster_config()
-        return client.ApiClient()
-    api = _config.new_client_from_config()
-    return api
+def api_client(kubeconfig: str | None, *, connections: int = 10) -> client.ApiClient:
+    """An API client from the kubeconfig (or the Pod's service account) with its own connection pool."""
+    configuration = client.Configuration()
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not kubeconfig:
+        _config.load_incluster_config(client_configuration=configuration)
+    else:
+        _config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    configuration.connection_pool_maxsize = connections
+    return client.ApiClient(configuration)
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """kopf's own login: the Pod's service account, else the kubeconfig named by $KUBECONFIG now.
+
+    (kopf's default piggybacks on the kubernetes client, which reads $KUBECONFIG once at import,
+    before ``canary run --kubeconfig`` has set it.)
+    """
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     # Ticks run in the loop's default executor (asyncio.to_thread); size it for many canaries.
     workers = memo["controller"].settings.workers
-    asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tick")
-    )
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tick"))
+    memo["wakeups"].loop = loop
+    memo["caches"].start()
     settings.posting.level = logging.ERROR  # our own events tell the story; kopf's would repeat it
     settings.persistence.finalizer = FINALIZER
     settings.watching.server_timeout = 300
@@ -59,7 +72,10 @@ def run_controller(
 ) -> None:
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig  # kopf logs in through the same kubeconfig
-    kube = KubeClient(api_client(kubeconfig))
+    # Ticks and watch caches use separate clients: the caches' long-running watches neither take the
+    # ticks' connections nor count as the ticks' requests.  One connection per worker thread.
+    caches = Caches(api_client(kubeconfig, connections=32), settings.namespaces)
+    kube = KubeClient(api_client(kubeconfig, connections=settings.workers + 2), caches)
     leader = None
     if settings.lease_namespace is not None:
         leader = LeaderElector(
@@ -79,7 +95,9 @@ def run_controller(
         recorder.count_requests(kube.api)
         start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)  # noqa: S104 - in a Pod
     controller = Controller(kube, settings, leader=leader, recorder=recorder)
-    memo = kopf.Memo(controller=controller, wakeups=handlers.Wakeups(recorder))
+    wakeups = handlers.Wakeups(recorder)
+    caches.subscribe(wakeups.changed)
+    memo = kopf.Memo(controller=controller, wakeups=wakeups, caches=caches)
     kopf.run(
         standalone=True,
         clusterwide=not settings.namespaces,

@@ -52,6 +52,9 @@ def utcnow() -> datetime:
 class TickResult:
     #: seconds until the next due tick
     interval: float
+    #: objects whose change should wake this canary at once (see ``WorkloadView.reads``); None: the
+    #: tick observed nothing (a standby replica), keep what the last one read
+    reads: frozenset[str] | None = None
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -152,7 +155,7 @@ class Controller:
                 weight=result.status.canary_weight,
                 seconds=(self.clock() - now).total_seconds(),
             )
-        return TickResult(spec.interval_seconds(self.settings.min_interval))
+        return TickResult(spec.interval_seconds(self.settings.min_interval), frozenset(view.reads))
 
     def _act(
         self,

@@ -5,6 +5,11 @@ Objects are read as raw JSON (``_preload_content=False``) so that they are exact
 server stores, camelCase and all, and the pure builders in this package work on plain dicts.
 Writes are merge patches or creates; a create that races with another writer (409) is retried as a
 read.  The ``ApiClient`` is injected: tests pass one for the local control plane.
+
+With ``caches`` (see ``canary.adapters.kube.cache``), reads of Deployments, Services, configs and
+routing objects come from watch caches and every write's response is stored in them
+(read-your-writes); Canaries are always read from the API server, since a tick decides from their
+status.
 """
 
 from __future__ import annotations
@@ -16,10 +21,25 @@ from typing import Any, TypeVar
 
 from kubernetes import client as k8s
 
+from canary.adapters.kube.cache import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    SECRETS,
+    SERVICES,
+    Caches,
+    Resource,
+    api_request,
+)
 from canary.models.canary import GROUP, VERSION
 
 T = TypeVar("T")
 JSON = dict[str, Any]
+_KINDS = {"deployment": DEPLOYMENTS, "service": SERVICES, "configmap": CONFIGMAPS, "secret": SECRETS}
+
+
+def _json(resp: Any) -> JSON:
+    data: JSON = json.loads(resp.data)
+    return data
 
 
 def _read(call: Callable[..., Any], *args: Any) -> JSON | None:
@@ -34,30 +54,56 @@ def _read(call: Callable[..., Any], *args: Any) -> JSON | None:
 
 
 class KubeClient:
-    def __init__(self, api: k8s.ApiClient) -> None:
+    def __init__(self, api: k8s.ApiClient, caches: Caches | None = None) -> None:
         self.api = api
+        self.caches = caches
         # Typed as Any: the client's hints ask for its model classes, but it serializes plain dicts
         # as they are, and this layer deals in the API's own JSON.
         self.core: Any = k8s.CoreV1Api(api)
         self.apps: Any = k8s.AppsV1Api(api)
         self.custom: Any = k8s.CustomObjectsApi(api)
 
+    # ------------------------------------------------------------------------------ caches
+    def _cached(self, resource: Resource, namespace: str, name: str) -> tuple[bool, JSON | None]:
+        """(True, the object or None) when a synced cache answers; (False, None): ask the API."""
+        cache = self.caches.lookup(resource, namespace) if self.caches is not None else None
+        if cache is None:
+            return False, None
+        return True, cache.get(namespace, name)
+
+    def _remember(self, resource: Resource, resp: Any) -> JSON:
+        obj = _json(resp)
+        if self.caches is not None:
+            self.caches.remember(resource, obj)
+        return obj
+
+    def _forget(self, resource: Resource, namespace: str, name: str) -> None:
+        if self.caches is not None:
+            self.caches.forget(resource, namespace, name)
+
     # ------------------------------------------------------------------------------ deployments
     def get_deployment(self, namespace: str, name: str) -> JSON | None:
-        return _read(self.apps.read_namespaced_deployment, name, namespace)
+        hit, obj = self._cached(DEPLOYMENTS, namespace, name)
+        return obj if hit else _read(self.apps.read_namespaced_deployment, name, namespace)
 
     def create_deployment(self, body: JSON) -> None:
-        self.apps.create_namespaced_deployment(body["metadata"]["namespace"], body)
+        ns = body["metadata"]["namespace"]
+        self._remember(DEPLOYMENTS, self.apps.create_namespaced_deployment(ns, body, _preload_content=False))
 
     def patch_deployment(self, namespace: str, name: str, patch: JSON | list[JSON]) -> None:
         """A merge patch (a dict) or a JSON patch (a list of operations)."""
-        self.apps.patch_namespaced_deployment(name, namespace, patch)
+        resp = self.apps.patch_namespaced_deployment(name, namespace, patch, _preload_content=False)
+        self._remember(DEPLOYMENTS, resp)
 
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
-        self.apps.patch_namespaced_deployment_scale(name, namespace, {"spec": {"replicas": replicas}})
+        # A patch of the Deployment itself (not its scale subresource) answers with the Deployment.
+        self.patch_deployment(namespace, name, {"spec": {"replicas": replicas}})
 
     # ------------------------------------------------------------------------------ configs
     def get_config(self, kind: str, namespace: str, name: str) -> JSON | None:
+        hit, obj = self._cached(CONFIGMAPS if kind == "configmap" else SECRETS, namespace, name)
+        if hit:
+            return obj
         if kind == "configmap":
             return _read(self.core.read_namespaced_config_map, name, namespace)
         return _read(self.core.read_namespaced_secret, name, namespace)
@@ -70,34 +116,50 @@ class KubeClient:
             if kind == "configmap"
             else (self.core.create_namespaced_secret, self.core.replace_namespaced_secret)
         )
+        resource = CONFIGMAPS if kind == "configmap" else SECRETS
         existing = self.get_config(kind, ns, name)
         if existing is None:
-            create(ns, body)
+            self._remember(resource, create(ns, body, _preload_content=False))
         else:
             body = {
                 **body,
                 "metadata": {**body["metadata"], "resourceVersion": existing["metadata"]["resourceVersion"]},
             }
-            replace(name, ns, body)
+            self._remember(resource, replace(name, ns, body, _preload_content=False))
 
     # ------------------------------------------------------------------------------ services
     def get_service(self, namespace: str, name: str) -> JSON | None:
-        return _read(self.core.read_namespaced_service, name, namespace)
+        hit, obj = self._cached(SERVICES, namespace, name)
+        return obj if hit else _read(self.core.read_namespaced_service, name, namespace)
 
     def create_service(self, body: JSON) -> None:
-        self.core.create_namespaced_service(body["metadata"]["namespace"], body)
+        ns = body["metadata"]["namespace"]
+        self._remember(SERVICES, self.core.create_namespaced_service(ns, body, _preload_content=False))
 
     def patch_service(self, namespace: str, name: str, patch: JSON | list[JSON]) -> None:
         """A merge patch (a dict) or a JSON patch (a list of operations)."""
-        self.core.patch_namespaced_service(name, namespace, patch)
+        resp = self.core.patch_namespaced_service(name, namespace, patch, _preload_content=False)
+        self._remember(SERVICES, resp)
 
     # ------------------------------------------------------------------------------ custom objects
     def get_custom(self, group: str, version: str, plural: str, namespace: str, name: str) -> JSON | None:
-        return _read(self.custom.get_namespaced_custom_object, group, version, namespace, plural, name)
+        """Any namespaced object by group, version and plural (the core group is "")."""
+        hit, obj = self._cached(Resource(group, version, plural), namespace, name)
+        if hit:
+            return obj
+        return self._get_fresh(group, version, plural, namespace, name)
+
+    def _get_fresh(self, group: str, version: str, plural: str, namespace: str, name: str) -> JSON | None:
+        path = Resource(group, version, plural).path(namespace) + f"/{name}"
+        return _read(self._call, path)
+
+    def _call(self, path: str, method: str = "GET", body: Any = None, **_: Any) -> Any:
+        return api_request(self.api, method, path, body=body)
 
     def create_custom(self, group: str, version: str, plural: str, body: JSON) -> None:
-        ns = body["metadata"]["namespace"]
-        self.custom.create_namespaced_custom_object(group, version, ns, plural, body)
+        resource = Resource(group, version, plural)
+        path = resource.path(body["metadata"]["namespace"])
+        self._remember(resource, self._call(path, "POST", body))
 
     def ensure_spec(self, group: str, version: str, plural: str, wanted: JSON) -> None:
         """Create ``wanted``, or patch the existing object's spec when it differs (no request otherwise)."""
@@ -118,33 +180,28 @@ class KubeClient:
     def patch_custom(
         self, group: str, version: str, plural: str, *, namespace: str, name: str, patch: JSON
     ) -> None:
-        self.custom.patch_namespaced_custom_object(group, version, namespace, plural, name, patch)
+        resource = Resource(group, version, plural)
+        path = resource.path(namespace) + f"/{name}"
+        self._remember(resource, self._call(path, "PATCH", patch))
 
     def delete_custom(self, group: str, version: str, plural: str, namespace: str, name: str) -> None:
         """Delete if present (a 404 is success: someone got there first)."""
+        resource = Resource(group, version, plural)
         try:
-            self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name)
+            self._call(resource.path(namespace) + f"/{name}", "DELETE")
         except k8s.ApiException as e:
             if e.status != 404:
                 raise
+        self._forget(resource, namespace, name)
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         """Delete a Deployment, Service, ConfigMap or Secret if present."""
-        call = {
-            "deployment": self.apps.delete_namespaced_deployment,
-            "service": self.core.delete_namespaced_service,
-            "configmap": self.core.delete_namespaced_config_map,
-            "secret": self.core.delete_namespaced_secret,
-        }[kind]
-        try:
-            call(name, namespace)
-        except k8s.ApiException as e:
-            if e.status != 404:
-                raise
+        resource = _KINDS[kind]
+        self.delete_custom(resource.group, resource.version, resource.plural, namespace, name)
 
     # ------------------------------------------------------------------------------ canaries
     def get_canary(self, namespace: str, name: str) -> JSON | None:
-        return self.get_custom(GROUP, VERSION, "canaries", namespace, name)
+        return self._get_fresh(GROUP, VERSION, "canaries", namespace, name)
 
     def patch_canary_status(self, namespace: str, name: str, status: JSON) -> None:
         self.custom.patch_namespaced_custom_object_status(

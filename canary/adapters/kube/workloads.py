@@ -35,6 +35,9 @@ class WorkloadView:
     #: configs whose content the revision covers: (kind, name) -> the object
     configs: dict[tuple[str, str], JSON] = field(default_factory=dict)
     invalid: str | None = None
+    #: the objects this observation read ("deployment/NAME", "configmap/NAME", "secret/NAME"): a
+    #: change to any of them may change the next decision
+    reads: set[str] = field(default_factory=set)
 
     @property
     def primary_replicas(self) -> int:
@@ -63,6 +66,7 @@ class Workloads:
             primary=primary,
             target_readiness=deployment_readiness(target, spec.canary_ready_threshold),
             primary_readiness=deployment_readiness(primary, spec.primary_ready_threshold),
+            reads={f"deployment/{name}", f"deployment/{build.primary_name(name)}"},
         )
         if target is None:
             view.invalid = f"spec.targetRef: Deployment {name} not found in namespace {namespace}"
@@ -73,6 +77,7 @@ class Workloads:
             view.invalid = str(e)
             return view
         for kind, ref in build.referenced_configs(target):
+            view.reads.add(f"{kind}/{ref}")
             obj = self.kube.get_config(kind, namespace, ref)
             if obj is not None and is_tracked(kind, obj):
                 view.configs[(kind, ref)] = obj
