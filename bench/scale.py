@@ -5,7 +5,9 @@ Run: ``.venv/bin/python -m bench.scale --canaries 100 [--interval 10] [--window 
 It starts its own control plane, creates N Deployments and N Canaries (kubernetes provider,
 blue/green with a practically endless number of iterations, so every due tick does the work of a
 progressing canary: observe, decide, patch the status), starts the controller (``canary run``, a
-subprocess) and, once every canary is progressing, measures a window:
+subprocess) and, once every canary is progressing and the cluster has finished rolling out the new
+targets (their status changes wake canaries, which is the cluster's work, not the steady state),
+measures a window:
 
 * tick lag: how late due ticks start against their schedule (p50, p99), from the controller's
   ``canary_tick_lag_seconds`` histogram;
@@ -101,6 +103,30 @@ def wait_all(custom: Any, phase: str, n: int, timeout: float) -> float:
             return time.monotonic() - start
         time.sleep(1)
     raise SystemExit(f"not all {n} canaries reached {phase} within {timeout}s: {phases(custom)}")
+
+
+def settled(apps: Any) -> int:
+    """How many Deployments have not finished rolling out yet (the cluster's own work)."""
+    busy = 0
+    for d in apps.list_namespaced_deployment(NS, _preload_content=False).json()["items"]:
+        status, want = d.get("status", {}), d["spec"].get("replicas", 1)
+        if (
+            status.get("observedGeneration", 0) < d["metadata"]["generation"]
+            or status.get("replicas", 0) != want
+            or status.get("updatedReplicas", 0) != want
+            or status.get("readyReplicas", 0) != want
+        ):
+            busy += 1
+    return busy
+
+
+def wait_settled(apps: Any, timeout: float) -> float:
+    start = time.monotonic()
+    while (busy := settled(apps)) and time.monotonic() - start < timeout:
+        time.sleep(2)
+    if busy:
+        raise SystemExit(f"{busy} Deployments still rolling out after {timeout}s")
+    return time.monotonic() - start
 
 
 def create_canaries(apps: Any, custom: Any, n: int, interval: int) -> None:
@@ -213,7 +239,10 @@ def main() -> None:
                 },
             )
         progressing_seconds = wait_all(custom, "Progressing", n, timeout=max(300, n * 2))
-        time.sleep(2 * args.interval)  # steady state: every canary has had due ticks
+        # Steady state: the cluster has finished rolling out the new targets (each status change of
+        # theirs wakes a canary), and every canary has had due ticks since.
+        settle_seconds = wait_settled(apps, timeout=max(300, n * 2))
+        time.sleep(2 * args.interval)
 
         before, cpu_before, t_before = scrape(port), cpu_seconds(controller.pid), time.monotonic()
         time.sleep(args.window)
@@ -237,6 +266,7 @@ def main() -> None:
             "create_s": round(create_seconds, 1),
             "all_initialized_s": round(init_seconds, 1),
             "all_progressing_after_new_revision_s": round(progressing_seconds, 1),
+            "cluster_settled_after_s": round(settle_seconds, 1),
             "ticks_per_s": round(ticks / elapsed, 2),
             "ideal_ticks_per_s": round(n / args.interval, 2),
             "lag_p50_s": round(quantile(lag, 0.50), 3),

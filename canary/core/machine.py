@@ -22,6 +22,7 @@ The order of one tick follows Flagger (see docs/architecture.md), with its known
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -480,7 +481,30 @@ def _new_run(t: _Tick, phase: Phase) -> None:
         iterations=0,
         canary_unready_since=None,
         primary_unready_since=None,
+        **_session_cookies(t),
     )
+
+
+def _session_cookies(t: _Tick) -> dict[str, str | None]:
+    """Cookies pinning clients to this run's canary (and to the primary), from the revision.
+
+    Derived from the revision hash rather than drawn at random, so the decision stays a pure function
+    of its inputs; a new revision gets a new cookie, and the last run's cookie is kept to be expired.
+    """
+    analysis = t.spec.effective_analysis
+    affinity = analysis.session_affinity if analysis is not None else None
+    if affinity is None or not t.obs.target_hash:
+        return {}
+    token = hashlib.sha256(f"canary-session/{t.obs.target_hash}".encode()).hexdigest()[:24]
+    cookie = f"{affinity.cookie_name}={token}"
+    previous = t.status.session_affinity_cookie
+    return {
+        "session_affinity_cookie": cookie,
+        "primary_session_affinity_cookie": (
+            f"{affinity.primary_cookie_name}={token}" if affinity.primary_cookie_name else None
+        ),
+        "previous_session_affinity_cookie": previous if previous and previous != cookie else None,
+    }
 
 
 def _deadline_passed(t: _Tick, since: str | None, kubernetes_gave_up: bool) -> bool:

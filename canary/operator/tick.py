@@ -9,6 +9,7 @@ It makes no rollout decision itself: ``canary.core.machine.step`` does.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from canary.adapters.kube.workloads import Workloads, WorkloadView
 from canary.adapters.recorder import MetricsRecorder
 from canary.adapters.routers.base import RouteContext, Router
 from canary.adapters.routers.registry import UnknownProvider, router_for
+from canary.adapters.routers.session import session_for
 from canary.core.actions import (
     EventType,
     PromoteToPrimary,
@@ -118,7 +120,7 @@ class Controller:
                 view.invalid = str(e)
         if view.invalid is None and view.target is not None:
             label, value = selector_label(view.target)
-            ctx = RouteContext(spec, namespace, name, label, value)
+            ctx = RouteContext(spec, namespace, name, label, value, session_for(spec, canary.status))
             # Routing objects are taken over only once the primary can serve (no downtime).
             if canary.status.phase not in (Phase.NONE, Phase.INITIALIZING) or view.primary_readiness.ready:
                 try:
@@ -142,6 +144,8 @@ class Controller:
         while isinstance(result, NeedChecks):
             obs = obs.with_checks({k: self.checks.run(k, spec) for k in result.kinds})
             result = step(spec, canary.status, obs, now, provider=provider, generation=generation)
+        if ctx is not None:  # the routes follow this tick's status (a new run brings new session cookies)
+            ctx = dataclasses.replace(ctx, session=session_for(spec, result.status))
         self._act(result, body, spec=spec, route_ctx=ctx, router=router, view=view, now=now)
         self._patch_status(namespace, name, canary.status, result.status)
         if self.recorder is not None:

@@ -49,6 +49,8 @@ class WorkloadView:
 def _satisfies(obj: Any, patch: Any) -> bool:
     """True when a merge ``patch`` would change nothing in ``obj`` (so no request is needed)."""
     if isinstance(patch, dict):
+        if obj is None:
+            obj = {}  # merging a map into a missing field creates only what the map holds
         return isinstance(obj, dict) and all(_satisfies(obj.get(k), v) for k, v in patch.items())
     return bool(obj == patch)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from canary.adapters.routers.session import Session
 from canary.core.observations import Routes
 from canary.models.canary import CanarySpec
 
@@ -24,6 +25,8 @@ class RouteContext:
     #: the selector label of the target's Pods and its value, e.g. ("app", "podinfo")
     label: str
     value: str
+    #: cookies of the current run when ``analysis.sessionAffinity`` is set (gatewayapi, istio)
+    session: Session | None = None
 
     @property
     def apex(self) -> str:

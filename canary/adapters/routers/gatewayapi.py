@@ -6,6 +6,12 @@ mirror filter sends a copy of the primary's traffic to the canary when mirroring
 one rule per ``analysis.match`` entry comes first and sends matching requests to the canary while the
 default rule keeps everything else on the primary.  Istio-style string matches are translated to
 Gateway API matches (prefix and suffix on headers become anchored regular expressions).
+
+With session affinity, while the canary has traffic, the weighted rule's backends set their cookie
+(a ResponseHeaderModifier filter on the backendRef) and further rules match the cookies: a canary
+cookie goes to the canary only, a primary cookie to the primary only, and an earlier run's canary
+cookie to the primary, which expires it.  A header match outranks the plain weighted rule whatever
+the order, so the weighted rule stays first (it is the one read back as the current weights).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
 from canary.adapters.routers.base import RouteContext
+from canary.adapters.routers.session import Session
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from canary.models.canary import HTTPMatchRequest, Provider, Strategy, StringMatch
@@ -57,20 +64,56 @@ def http_route_match(m: HTTPMatchRequest) -> dict[str, Any]:
     return out
 
 
+def _add_response_header(name: str, value: str) -> dict[str, Any]:
+    return {
+        "type": "ResponseHeaderModifier",
+        "responseHeaderModifier": {"add": [{"name": name, "value": value}]},
+    }
+
+
 class GatewayAPIRouter:
     def __init__(self, kube: KubeClient, provider: Provider = Provider.GATEWAYAPI) -> None:
         self.kube = kube
         self.version = "v1beta1" if provider is Provider.GATEWAYAPI_V1BETA1 else "v1"
 
     # ------------------------------------------------------------------------------ building
-    def _backend(self, ctx: RouteContext, name: str, weight: int) -> dict[str, Any]:
-        return {"group": "", "kind": "Service", "name": name, "port": ctx.spec.service.port, "weight": weight}
+    def _backend(
+        self, ctx: RouteContext, name: str, weight: int, set_cookie: str | None = None
+    ) -> dict[str, Any]:
+        backend: dict[str, Any] = {
+            "group": "",
+            "kind": "Service",
+            "name": name,
+            "port": ctx.spec.service.port,
+            "weight": weight,
+        }
+        if set_cookie is not None:
+            backend["filters"] = [_add_response_header("Set-Cookie", set_cookie)]
+        return backend
 
-    def _rule(self, ctx: RouteContext, matches: list[dict[str, Any]], routes: Routes) -> dict[str, Any]:
+    def _rule(
+        self,
+        ctx: RouteContext,
+        matches: list[dict[str, Any]],
+        routes: Routes,
+        *,
+        session: Session | None = None,
+    ) -> dict[str, Any]:
+        pin = session is not None and routes.canary > 0
         rule: dict[str, Any] = {
             "backendRefs": [
-                self._backend(ctx, ctx.primary_service, routes.primary),
-                self._backend(ctx, ctx.canary_service, routes.canary),
+                self._backend(
+                    ctx,
+                    ctx.primary_service,
+                    routes.primary,
+                    session.set_cookie(session.primary) if pin and session and session.primary else None,
+                ),
+                self._backend(
+                    ctx,
+                    ctx.canary_service,
+                    routes.canary,
+                    session.set_cookie(session.canary) if pin and session else None,
+                ),
             ]
         }
         if matches:
@@ -82,12 +125,11 @@ class GatewayAPIRouter:
             }
         filters: list[dict[str, Any]] = []
         if routes.mirrored:
-            filters.append(
-                {
-                    "type": "RequestMirror",
-                    "requestMirror": {"backendRef": {"name": ctx.canary_service, "port": svc.port}},
-                }
-            )
+            mirror: dict[str, Any] = {"backendRef": {"name": ctx.canary_service, "port": svc.port}}
+            analysis = ctx.spec.effective_analysis
+            if analysis is not None and analysis.mirror_weight is not None:
+                mirror["percent"] = analysis.mirror_weight
+            filters.append({"type": "RequestMirror", "requestMirror": mirror})
         filters += list(svc.mirror or [])
         if filters:
             rule["filters"] = filters
@@ -97,13 +139,39 @@ class GatewayAPIRouter:
         base = [http_route_match(m) for m in ctx.spec.service.match or []]
         analysis = ctx.spec.effective_analysis
         if ctx.spec.strategy is not Strategy.AB_TESTING or analysis is None:
-            return [self._rule(ctx, base, routes)]
+            return [
+                self._rule(ctx, base, routes, session=ctx.session),
+                *self._session_rules(ctx, base, routes),
+            ]
         rules = []
         for m in analysis.match or []:
             ab = http_route_match(m)
             matches = [{**b, **ab} for b in base] or [ab]
             rules.append(self._rule(ctx, matches, routes))
         rules.append(self._rule(ctx, base, Routes(100, 0)))
+        return rules
+
+    def _session_rules(
+        self, ctx: RouteContext, base: list[dict[str, Any]], routes: Routes
+    ) -> list[dict[str, Any]]:
+        session = ctx.session
+        if session is None or routes.canary == 0:
+            return []
+
+        def matching(cookie: str) -> list[dict[str, Any]]:
+            header = {"name": "Cookie", "type": "RegularExpression", "value": Session.cookie_regex(cookie)}
+            return [{**b, "headers": [*b.get("headers", []), header]} for b in base] or [
+                {"headers": [header]}
+            ]
+
+        rules = [self._rule(ctx, matching(session.canary), Routes(0, 100))]
+        if session.primary:
+            rules.append(self._rule(ctx, matching(session.primary), Routes(100, 0)))
+        if session.previous:
+            stale = self._rule(ctx, matching(session.previous), Routes(100, 0))
+            expire = _add_response_header("Set-Cookie", Session.expire_cookie(session.previous))
+            stale["filters"] = [*stale.get("filters", []), expire]
+            rules.append(stale)
         return rules
 
     def route(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:

@@ -8,6 +8,11 @@ everything else on the primary.  Hosts are ``service.hosts`` plus the apex name;
 ``mesh``; a delegate VirtualService (``service.delegation``) has neither.  Retries, timeout, header
 operations, rewrite and CORS policy come from ``spec.service``; the DestinationRules carry
 ``service.trafficPolicy``.
+
+With session affinity, while the canary has traffic, named routes matching the cookies come first
+(Istio takes the first matching route): the canary cookie to the canary, the primary cookie to the
+primary, an earlier run's canary cookie to the primary with the cookie expired; the weighted
+route's destinations set their cookies on responses.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from typing import Any
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
 from canary.adapters.routers.base import RouteContext
+from canary.adapters.routers.session import Session
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from canary.models.canary import Strategy
 
 GROUP = "networking.istio.io"
 VERSION = "v1beta1"
+#: names of the session-affinity routes; the weighted route is the first route not named so
+SESSION_ROUTES = ("canary-session", "primary-session", "previous-session")
 
 
 def _meta(ctx: RouteContext, name: str) -> dict[str, Any]:
@@ -45,14 +53,24 @@ class IstioRouter:
             "spec": spec,
         }
 
-    def _route(self, ctx: RouteContext, match: list[dict[str, Any]], routes: Routes) -> dict[str, Any]:
+    def _route(
+        self,
+        ctx: RouteContext,
+        match: list[dict[str, Any]],
+        routes: Routes,
+        *,
+        session: Session | None = None,
+    ) -> dict[str, Any]:
         svc = ctx.spec.service
-        route: dict[str, Any] = {
-            "route": [
-                {"destination": {"host": ctx.primary_service}, "weight": routes.primary},
-                {"destination": {"host": ctx.canary_service}, "weight": routes.canary},
-            ]
-        }
+        primary: dict[str, Any] = {"destination": {"host": ctx.primary_service}, "weight": routes.primary}
+        canary: dict[str, Any] = {"destination": {"host": ctx.canary_service}, "weight": routes.canary}
+        if session is not None and routes.canary > 0:
+            canary["headers"] = {"response": {"add": {"Set-Cookie": session.set_cookie(session.canary)}}}
+            if session.primary:
+                primary["headers"] = {
+                    "response": {"add": {"Set-Cookie": session.set_cookie(session.primary)}}
+                }
+        route: dict[str, Any] = {"route": [primary, canary]}
         if match:
             route["match"] = match
         if routes.mirrored:
@@ -72,6 +90,37 @@ class IstioRouter:
             route["corsPolicy"] = svc.cors_policy
         return route
 
+    def _session_routes(
+        self, ctx: RouteContext, base: list[dict[str, Any]], routes: Routes
+    ) -> list[dict[str, Any]]:
+        session = ctx.session
+        if session is None or routes.canary == 0:
+            return []
+
+        def matching(cookie: str) -> list[dict[str, Any]]:
+            header = {"Cookie": {"regex": Session.cookie_regex(cookie)}}
+            return [{**b, "headers": {**b.get("headers", {}), **header}} for b in base] or [
+                {"headers": header}
+            ]
+
+        out = [{"name": SESSION_ROUTES[0], **self._route(ctx, matching(session.canary), Routes(0, 100))}]
+        if session.primary:
+            out.append(
+                {"name": SESSION_ROUTES[1], **self._route(ctx, matching(session.primary), Routes(100, 0))}
+            )
+        if session.previous:
+            stale = {
+                "name": SESSION_ROUTES[2],
+                **self._route(ctx, matching(session.previous), Routes(100, 0)),
+            }
+            response = stale.setdefault("headers", {}).setdefault("response", {})
+            response["add"] = {
+                **response.get("add", {}),
+                "Set-Cookie": Session.expire_cookie(session.previous),
+            }
+            out.append(stale)
+        return out
+
     def virtual_service(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
         svc = ctx.spec.service
         base = [m.wire() for m in svc.match or []]
@@ -83,7 +132,8 @@ class IstioRouter:
                 http.append(self._route(ctx, [{**b, **ab} for b in base] or [ab], routes))
             http.append(self._route(ctx, base, Routes(100, 0)))
         else:
-            http.append(self._route(ctx, base, routes))
+            http += self._session_routes(ctx, base, routes)
+            http.append(self._route(ctx, base, routes, session=ctx.session))
         spec: dict[str, Any] = {"http": http}
         if svc.delegation:
             if svc.hosts or svc.gateways:
@@ -131,7 +181,7 @@ class IstioRouter:
         )
 
     def _read(self, vs: dict[str, Any], ctx: RouteContext) -> Routes:
-        http = vs.get("spec", {}).get("http") or []
+        http = [r for r in vs.get("spec", {}).get("http") or [] if r.get("name") not in SESSION_ROUTES]
         if not http:
             return Routes(100, 0)
         first = http[0]
