@@ -122,6 +122,13 @@ def render_crd(doc: dict[str, object]) -> str:
 )
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
 @click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json (one object per line) for log pipelines.",
+)
+@click.option(
     "--leader-election/--no-leader-election",
     default=True,
     show_default=True,
@@ -148,6 +155,7 @@ def run(
     metrics_address: str | None,
     min_analysis_interval: float,
     log_level: str,
+    log_format: str,
     leader_election: bool,
     leader_election_namespace: str | None,
     identity: str | None,
@@ -160,10 +168,11 @@ def run(
     import secrets  # noqa: PLC0415
     import socket  # noqa: PLC0415
 
+    from canary.logs import configure  # noqa: PLC0415
     from canary.operator.main import run_controller  # noqa: PLC0415
     from canary.operator.settings import Settings  # noqa: PLC0415
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(log_level, log_format)
     if log_level != "debug":
         # kopf logs every handled watch event at INFO; the controller's own log says what matters.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)

@@ -105,3 +105,40 @@ def test_gateway_api_mirror_weight() -> None:
         RouteContext(s, "ns", "web", "app", "web"), Routes(100, 0, True)
     )[0]  # type: ignore[arg-type]
     assert rule["filters"][0]["requestMirror"]["percent"] == 25
+
+
+def test_gateway_api_headers_rewrite_and_retries() -> None:
+    s = make_spec(
+        {"stepWeight": 10},
+        provider="gatewayapi",
+        service={
+            "port": 80,
+            "gatewayRefs": [{"name": "gw"}],
+            "headers": {
+                "request": {"set": {"x-env": "canary"}, "remove": ["x-debug"]},
+                "response": {"add": {"x-by": "c"}},
+            },
+            "rewrite": {"uri": "/v2", "authority": "api.internal", "type": "ReplacePrefixMatch"},
+            "retries": {"attempts": 3, "perTryTimeout": "2s", "retryOn": "gateway-error,429,reset"},
+        },
+    )
+    rule = GatewayAPIRouter(kube=None).rules(RouteContext(s, "ns", "web", "app", "web"), Routes(90, 10))[0]  # type: ignore[arg-type]
+    assert rule["filters"] == [
+        {
+            "type": "RequestHeaderModifier",
+            "requestHeaderModifier": {"set": [{"name": "x-env", "value": "canary"}], "remove": ["x-debug"]},
+        },
+        {
+            "type": "ResponseHeaderModifier",
+            "responseHeaderModifier": {"add": [{"name": "x-by", "value": "c"}]},
+        },
+        {
+            "type": "URLRewrite",
+            "urlRewrite": {
+                "hostname": "api.internal",
+                "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/v2"},
+            },
+        },
+    ]
+    assert rule["retry"] == {"attempts": 3, "codes": [429, 502, 503, 504]}
+    assert rule["timeouts"] == {"backendRequest": "2s"}

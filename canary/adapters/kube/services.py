@@ -4,6 +4,9 @@
 The apex Service selects the primary's Pods; only the kubernetes router moves it (blue/green
 cut-over).  An apex Service the user created keeps its metadata; we take over its selector and ports
 and remember its original selector in an annotation, to give it back when the Canary is deleted.
+With ``service.portDiscovery`` every port the target's containers declare is added to the three
+Services too (sidecars' ports and the main port excepted), named after the container port or,
+unnamed, ``tcp-<container>-<index>``.
 """
 
 from __future__ import annotations
@@ -14,8 +17,36 @@ from typing import Any
 from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY, ORIGINAL_SELECTOR_ANNOTATION
 from canary.models.canary import CanarySpec
 
+SIDECARS = frozenset({"istio-proxy", "envoy", "linkerd-proxy"})
 
-def service_ports(spec: CanarySpec) -> list[dict[str, Any]]:
+
+def discovered_ports(target: dict[str, Any] | None, main_port: int) -> list[dict[str, Any]]:
+    """The container ports of the target's pod template, as Service ports (``portDiscovery``)."""
+    if target is None:
+        return []
+    ports: list[dict[str, Any]] = []
+    seen = {main_port}
+    containers = target.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+    for container in containers:
+        if container.get("name") in SIDECARS:
+            continue
+        for i, p in enumerate(container.get("ports") or []):
+            number = p.get("containerPort")
+            if not isinstance(number, int) or number in seen:
+                continue
+            seen.add(number)
+            ports.append(
+                {
+                    "name": p.get("name") or f"tcp-{container.get('name')}-{i}",
+                    "port": number,
+                    "protocol": p.get("protocol") or "TCP",
+                    "targetPort": number,
+                }
+            )
+    return ports
+
+
+def service_ports(spec: CanarySpec, target: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     svc = spec.service
     port: dict[str, Any] = {
         "name": svc.port_name or "http",
@@ -25,11 +56,18 @@ def service_ports(spec: CanarySpec) -> list[dict[str, Any]]:
     }
     if svc.app_protocol:
         port["appProtocol"] = svc.app_protocol
-    return [port]
+    return [port, *(discovered_ports(target, svc.port) if svc.port_discovery else [])]
 
 
 def service(
-    spec: CanarySpec, *, name: str, namespace: str, canary: str, selector: dict[str, str], role: str
+    spec: CanarySpec,
+    *,
+    name: str,
+    namespace: str,
+    canary: str,
+    selector: dict[str, str],
+    role: str,
+    target: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     svc = spec.service
     extra = {"apex": svc.apex, "primary": svc.primary, "canary": svc.canary}[role]
@@ -42,7 +80,7 @@ def service(
             "labels": {**((extra.labels if extra else None) or {}), CANARY_LABEL: canary, **MANAGED_BY},
             "annotations": dict((extra.annotations if extra else None) or {}),
         },
-        "spec": {"type": "ClusterIP", "selector": selector, "ports": service_ports(spec)},
+        "spec": {"type": "ClusterIP", "selector": selector, "ports": service_ports(spec, target)},
     }
     if svc.headless:
         body["spec"]["clusterIP"] = "None"
@@ -52,23 +90,26 @@ def service(
 
 
 def generated_services(
-    spec: CanarySpec, *, namespace: str, canary: str, label: str, value: str
+    spec: CanarySpec,
+    *,
+    namespace: str,
+    canary: str,
+    label: str,
+    value: str,
+    target: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     apex = spec.apex_service
     primary = {label: f"{value}-primary"}
+    roles = (
+        (apex, primary, "apex"),
+        (f"{apex}-primary", primary, "primary"),
+        (f"{apex}-canary", {label: value}, "canary"),
+    )
     return [
-        service(spec, name=apex, namespace=namespace, canary=canary, selector=primary, role="apex"),
         service(
-            spec, name=f"{apex}-primary", namespace=namespace, canary=canary, selector=primary, role="primary"
-        ),
-        service(
-            spec,
-            name=f"{apex}-canary",
-            namespace=namespace,
-            canary=canary,
-            selector={label: value},
-            role="canary",
-        ),
+            spec, name=name, namespace=namespace, canary=canary, selector=selector, role=role, target=target
+        )
+        for name, selector, role in roles
     ]
 
 

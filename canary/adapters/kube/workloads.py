@@ -104,7 +104,10 @@ class Workloads:
             view.primary_readiness = Readiness(exists=True, ready=False, message="just created")
         self._sync_autoscaler(spec, namespace, canary)
         label, value = build.selector_label(target)
-        for wanted in generated_services(spec, namespace=namespace, canary=canary, label=label, value=value):
+        wanted_services = generated_services(
+            spec, namespace=namespace, canary=canary, label=label, value=value, target=target
+        )
+        for wanted in wanted_services:
             name = wanted["metadata"]["name"]
             existing = self.kube.get_service(namespace, name)
             if existing is None:

@@ -7,6 +7,11 @@ one rule per ``analysis.match`` entry comes first and sends matching requests to
 default rule keeps everything else on the primary.  Istio-style string matches are translated to
 Gateway API matches (prefix and suffix on headers become anchored regular expressions).
 
+``service.headers`` become RequestHeaderModifier/ResponseHeaderModifier filters, ``service.rewrite`` a
+URLRewrite filter, ``service.retries`` the rule's ``retry`` (attempts, and status codes from
+``retryOn``: numbers, ``5xx``, ``gateway-error``) with ``perTryTimeout`` as the backend request
+timeout unless ``backendTimeout`` is set.
+
 With session affinity, while the canary has traffic, the weighted rule's backends set their cookie
 (a ResponseHeaderModifier filter on the backendRef) and further rules match the cookies: a canary
 cookie goes to the canary only, a primary cookie to the primary only, and an earlier run's canary
@@ -25,7 +30,7 @@ from canary.adapters.routers.base import RouteContext
 from canary.adapters.routers.session import Session
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
-from canary.models.canary import HTTPMatchRequest, Provider, Strategy, StringMatch
+from canary.models.canary import HTTPMatchRequest, HTTPRewrite, Provider, Strategy, StringMatch
 
 GROUP = "gateway.networking.k8s.io"
 
@@ -62,6 +67,55 @@ def http_route_match(m: HTTPMatchRequest) -> dict[str, Any]:
     if m.method is not None and m.method.exact:
         out["method"] = m.method.exact
     return out
+
+
+def _header_filters(ctx: RouteContext) -> list[dict[str, Any]]:
+    """``service.headers`` as RequestHeaderModifier / ResponseHeaderModifier filters."""
+    headers = ctx.spec.service.headers
+    out: list[dict[str, Any]] = []
+    for side, ops in (
+        ("request", headers.request if headers else None),
+        ("response", headers.response if headers else None),
+    ):
+        if ops is None:
+            continue
+        modifier: dict[str, Any] = {}
+        if ops.set:
+            modifier["set"] = [{"name": k, "value": v} for k, v in sorted(ops.set.items())]
+        if ops.add:
+            modifier["add"] = [{"name": k, "value": v} for k, v in sorted(ops.add.items())]
+        if ops.remove:
+            modifier["remove"] = list(ops.remove)
+        if modifier:
+            kind = f"{side.capitalize()}HeaderModifier"
+            out.append({"type": kind, f"{side}HeaderModifier": modifier})
+    return out
+
+
+def _url_rewrite(rewrite: HTTPRewrite) -> dict[str, Any]:
+    """``service.rewrite`` as a URLRewrite filter (uri -> path, authority -> hostname)."""
+    spec: dict[str, Any] = {}
+    if rewrite.authority:
+        spec["hostname"] = rewrite.authority
+    if rewrite.uri:
+        if rewrite.type == "ReplacePrefixMatch":
+            spec["path"] = {"type": "ReplacePrefixMatch", "replacePrefixMatch": rewrite.uri}
+        else:
+            spec["path"] = {"type": "ReplaceFullPath", "replaceFullPath": rewrite.uri}
+    return {"type": "URLRewrite", "urlRewrite": spec}
+
+
+#: Envoy retry-on policies that name HTTP status codes, as Gateway API retry codes
+_RETRY_ON_CODES = {"5xx": [500, 502, 503, 504], "gateway-error": [502, 503, 504]}
+
+
+def _retry_codes(retry_on: str | None) -> list[int]:
+    codes: set[int] = set()
+    for token in (t.strip() for t in (retry_on or "").split(",")):
+        if token.isdigit():
+            codes.add(int(token))
+        codes.update(_RETRY_ON_CODES.get(token, []))
+    return sorted(codes)
 
 
 def _add_response_header(name: str, value: str) -> dict[str, Any]:
@@ -119,11 +173,23 @@ class GatewayAPIRouter:
         if matches:
             rule["matches"] = matches
         svc = ctx.spec.service
-        if svc.timeout or svc.backend_timeout:
-            rule["timeouts"] = {
-                k: v for k, v in (("request", svc.timeout), ("backendRequest", svc.backend_timeout)) if v
-            }
-        filters: list[dict[str, Any]] = []
+        per_try = svc.retries.per_try_timeout if svc.retries is not None else None
+        timeouts = {
+            k: v
+            for k, v in (("request", svc.timeout), ("backendRequest", svc.backend_timeout or per_try))
+            if v
+        }
+        if timeouts:
+            rule["timeouts"] = timeouts
+        if svc.retries is not None and svc.retries.attempts is not None:
+            retry: dict[str, Any] = {"attempts": svc.retries.attempts}
+            codes = _retry_codes(svc.retries.retry_on)
+            if codes:
+                retry["codes"] = codes
+            rule["retry"] = retry
+        filters: list[dict[str, Any]] = _header_filters(ctx)
+        if svc.rewrite is not None:
+            filters.append(_url_rewrite(svc.rewrite))
         if routes.mirrored:
             mirror: dict[str, Any] = {"backendRef": {"name": ctx.canary_service, "port": svc.port}}
             analysis = ctx.spec.effective_analysis
