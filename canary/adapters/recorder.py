@@ -9,7 +9,8 @@ fresh one and ``canary run --metrics-address`` serves the process's.
 * ``canary_phase{name,namespace,phase}``: 1 for the current phase (the others are 0).
 * ``canary_tick_duration_seconds{name,namespace}``: time spent in one tick.
 * ``canary_successes_total`` / ``canary_failures_total{name,namespace,strategy}``: finished rollouts.
-* ``canary_tick_lag_seconds``: how late each due tick started against its schedule.
+* ``canary_tick_lag_seconds``: how late each due tick started, in its worker thread, against its
+  fixed-rate schedule (one interval after the previous due tick was due).
 * ``canary_wakeups_total{source}``: ticks requested by watches (deployment, configmap, secret, spec).
 * ``canary_api_requests_total{method}``: Kubernetes API requests made by the ticks (kopf's own watches
   and patches are not counted).

@@ -27,7 +27,7 @@ import kopf
 from canary.adapters.kube.cache import CONFIGMAPS, DEPLOYMENTS, SECRETS, Resource
 from canary.adapters.recorder import MetricsRecorder
 from canary.models.canary import GROUP, VERSION
-from canary.operator.tick import Controller
+from canary.operator.tick import Controller, TickResult
 
 _KINDS = {DEPLOYMENTS: "deployment", CONFIGMAPS: "configmap", SECRETS: "secret"}
 
@@ -128,26 +128,34 @@ async def run_canary(
     controller: Controller = memo["controller"]
     wakeups: Wakeups = memo["wakeups"]
     wake = wakeups.get(namespace, name)
-    next_due = 0.0
+    recorder = controller.recorder
+    next_due = 0.0  # monotonic time of the next due tick; 0: at once
     try:
         while True:
-            now = time.monotonic()
-            due = now >= next_due
-            if due and next_due and controller.recorder is not None:
-                controller.recorder.lag.observe(now - next_due)
+            started = time.monotonic()
+            due = started >= next_due
+            scheduled = next_due if due and next_due else started
             wake.clear()
             since = wakeups.sequence
+
+            def run(due: bool = due, scheduled: float = scheduled, first: bool = not next_due) -> TickResult:
+                # Lag is measured where the tick really starts: after any wait for a free worker.
+                if due and not first and recorder is not None:
+                    recorder.lag.observe(time.monotonic() - scheduled)
+                return controller.tick(namespace, name, due=due)
+
             try:
-                result = await asyncio.to_thread(controller.tick, namespace, name, due=due)
-                interval = result.interval
+                result = await asyncio.to_thread(run)
                 if result.reads is not None and wakeups.watch(namespace, name, result.reads, since=since):
                     wake.set()  # something it read changed while it ran: look again
+                if due:
+                    # A fixed rate: the next due tick is one interval after this one was due, not after
+                    # it finished (a slow tick does not stretch the interval); if that is already past,
+                    # at once, without bursts to catch up.
+                    next_due = max(scheduled + result.interval, time.monotonic())
             except Exception:
                 logger.exception("tick of canary %s/%s failed; retrying", namespace, name)
-                interval = controller.settings.error_backoff
-                due = True
-            if due:
-                next_due = time.monotonic() + interval
+                next_due = time.monotonic() + controller.settings.error_backoff
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=max(0.0, next_due - time.monotonic()))
     finally:
