@@ -6,11 +6,16 @@ told apart), ConfigMap/Secret references point at ``-primary`` copies (so a conf
 the primary only on promotion), and affinity/topology selectors follow the label.  Labels and
 annotations by which a GitOps agent recognises its objects are dropped from the copies: Flux or
 Argo CD would otherwise adopt the primary, report drift, or prune it.
+
+The target's autoscaler (a HorizontalPodAutoscaler or a KEDA ScaledObject) is cloned the same way,
+aimed at the primary.  A ScaledObject of the target is paused while the target is parked at zero
+replicas (KEDA would otherwise scale it back up); ``scaler_pause_patch`` builds that change.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from canary.adapters.kube.revision import config_refs
@@ -26,6 +31,10 @@ _DROPPED_ANNOTATIONS = (
     "kubectl.kubernetes.io/last-applied-configuration",
     "deployment.kubernetes.io/revision",
 )
+#: While present, KEDA holds a ScaledObject's target at this many replicas and stops scaling it.
+KEDA_PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
+#: A pause of the target's scaler must never reach the primary's copy: the primary keeps scaling.
+_KEDA_PAUSES = (KEDA_PAUSED_REPLICAS, "autoscaling.keda.sh/paused")
 
 
 class SelectorLabelMissing(ValueError):
@@ -187,3 +196,58 @@ def primary_autoscaler(
         },
         "spec": spec,
     }
+
+
+def primary_scaled_object(
+    scaled_object: dict[str, Any],
+    *,
+    canary: str,
+    target: str,
+    queries: Mapping[str, str],
+    min_replicas: int | None,
+    max_replicas: int | None,
+) -> dict[str, Any]:
+    """``<so>-primary``: the target's KEDA ScaledObject, aimed at the primary of ``target``.
+
+    A trigger whose ``name`` is a key of ``queries`` (``autoscalerRef.primaryScalerQueries``) gets
+    that query as its ``metadata.query``: the target's query measures the target's Pods, the
+    primary's must measure its own.  A custom name of the HPA that KEDA creates gets ``-primary``
+    too, or both ScaledObjects would claim the same HPA.  Other triggers keep the target's query.
+    """
+    meta = scaled_object["metadata"]
+    spec = copy.deepcopy(scaled_object["spec"])
+    spec["scaleTargetRef"] = {**(spec.get("scaleTargetRef") or {}), "name": primary_name(target)}
+    for trigger in spec.get("triggers") or []:
+        name = trigger.get("name")
+        if isinstance(name, str) and name in queries:
+            trigger["metadata"] = {**(trigger.get("metadata") or {}), "query": queries[name]}
+    hpa_config = (spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}
+    if hpa_config.get("name"):
+        hpa_config["name"] = primary_name(hpa_config["name"])
+    if min_replicas is not None:
+        spec["minReplicaCount"] = min_replicas
+    if max_replicas is not None:
+        spec["maxReplicaCount"] = max_replicas
+    return {
+        "apiVersion": scaled_object.get("apiVersion") or "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {
+            "name": f"{meta['name']}-primary",
+            "namespace": meta["namespace"],
+            "labels": {**_clean(meta.get("labels")), CANARY_LABEL: canary, **MANAGED_BY},
+            "annotations": _clean(meta.get("annotations"), _DROPPED_ANNOTATIONS + _KEDA_PAUSES),
+        },
+        "spec": spec,
+    }
+
+
+def scaler_pause_patch(scaled_object: dict[str, Any], *, paused: bool) -> dict[str, Any] | None:
+    """The merge patch that pauses a ScaledObject at zero replicas or resumes it; None: it already is.
+
+    Resuming removes the annotation (null in a merge patch), whoever set it.
+    """
+    annotations = scaled_object.get("metadata", {}).get("annotations") or {}
+    wanted = "0" if paused else None
+    if annotations.get(KEDA_PAUSED_REPLICAS) == wanted:
+        return None
+    return {"metadata": {"annotations": {KEDA_PAUSED_REPLICAS: wanted}}}

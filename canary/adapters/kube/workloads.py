@@ -4,6 +4,10 @@ Who calls this: ``canary.operator.tick``.  ``observe`` gathers what the decision
 (readiness, the revision hash, tracked configs); ``bootstrap`` creates what must exist before any
 decision (the primary, cloned from the target on first sight, and the three Services); the other
 methods execute the core's actions.  Building objects is left to the pure modules beside this one.
+
+A KEDA ScaledObject of the target is paused whenever the target is scaled to zero and resumed
+before it is scaled up, in ``scale_target``: every path that parks or wakes the target (a tick's
+actions, a Canary's deletion) goes through it, so the scaler never fights the controller.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canary.adapters.kube import primary as build
+from canary.adapters.kube.cache import Resource
 from canary.adapters.kube.client import JSON, KubeClient
 from canary.adapters.kube.readiness import deployment_readiness
 from canary.adapters.kube.revision import config_checksum, is_tracked, revision_hash
@@ -20,6 +25,12 @@ from canary.adapters.kube.services import generated_services, takeover_patch
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Readiness
 from canary.models.canary import CanarySpec
+
+#: The kinds ``spec.autoscalerRef`` may name, as the API serves them.
+AUTOSCALERS = {
+    "HorizontalPodAutoscaler": Resource("autoscaling", "v2", "horizontalpodautoscalers"),
+    "ScaledObject": Resource("keda.sh", "v1alpha1", "scaledobjects"),
+}
 
 
 @dataclass
@@ -121,27 +132,31 @@ class Workloads:
                 self.kube.patch_service(namespace, name, patch)
 
     def _sync_autoscaler(self, spec: CanarySpec, namespace: str, canary: str) -> None:
-        """Keep ``<hpa>-primary`` equal to the target's autoscaler, aimed at the primary."""
+        """Keep ``<autoscaler>-primary`` equal to the target's autoscaler, aimed at the primary."""
         ref = spec.autoscaler_ref
         if ref is None:
             return
-        if ref.kind != "HorizontalPodAutoscaler":
-            raise InvalidSpec(
-                f"spec.autoscalerRef.kind: {ref.kind} is not supported yet (HorizontalPodAutoscaler is)"
-            )
-        hpa = self.kube.get_custom("autoscaling", "v2", "horizontalpodautoscalers", namespace, ref.name)
-        if hpa is None:
-            raise InvalidSpec(
-                f"spec.autoscalerRef: HorizontalPodAutoscaler {ref.name} not found in namespace {namespace}"
-            )
+        scaler = AUTOSCALERS[ref.kind]
+        source = self.kube.get_custom(scaler.group, scaler.version, scaler.plural, namespace, ref.name)
+        if source is None:
+            raise InvalidSpec(f"spec.autoscalerRef: {ref.kind} {ref.name} not found in namespace {namespace}")
         bounds = ref.primary_scaler_replicas
-        wanted = build.primary_autoscaler(
-            hpa,
-            canary=canary,
-            min_replicas=bounds.min_replicas if bounds else None,
-            max_replicas=bounds.max_replicas if bounds else None,
-        )
-        self.kube.ensure_spec("autoscaling", "v2", "horizontalpodautoscalers", wanted)
+        min_replicas = bounds.min_replicas if bounds else None
+        max_replicas = bounds.max_replicas if bounds else None
+        if ref.kind == "ScaledObject":
+            wanted = build.primary_scaled_object(
+                source,
+                canary=canary,
+                target=spec.target_ref.name,
+                queries=ref.primary_scaler_queries or {},
+                min_replicas=min_replicas,
+                max_replicas=max_replicas,
+            )
+        else:
+            wanted = build.primary_autoscaler(
+                source, canary=canary, min_replicas=min_replicas, max_replicas=max_replicas
+            )
+        self.kube.ensure_spec(scaler.group, scaler.version, scaler.plural, wanted)
 
     def _copy_configs(self, view: WorkloadView, canary: str) -> None:
         for (kind, _), obj in view.configs.items():
@@ -168,7 +183,25 @@ class Workloads:
         self.kube.patch_deployment(meta["namespace"], build.primary_name(meta["name"]), ops)
 
     def scale_target(self, spec: CanarySpec, namespace: str, replicas: int) -> None:
+        # The scaler changes first: a running one would scale a parked target back up, a paused one
+        # would hold a woken target at zero.
+        self._pause_target_scaler(spec, namespace, paused=replicas == 0)
         self.kube.scale_deployment(namespace, spec.target_ref.name, replicas)
+
+    def _pause_target_scaler(self, spec: CanarySpec, namespace: str, *, paused: bool) -> None:
+        """Pause (or resume) the target's ScaledObject; an HPA has no pause and needs none here."""
+        ref = spec.autoscaler_ref
+        if ref is None or ref.kind != "ScaledObject":
+            return
+        scaler = AUTOSCALERS[ref.kind]
+        scaled_object = self.kube.get_custom(scaler.group, scaler.version, scaler.plural, namespace, ref.name)
+        if scaled_object is None:
+            return  # nothing to pause; a tick reports the missing scaler as an invalid spec
+        patch = build.scaler_pause_patch(scaled_object, paused=paused)
+        if patch is not None:
+            self.kube.patch_custom(
+                scaler.group, scaler.version, scaler.plural, namespace=namespace, name=ref.name, patch=patch
+            )
 
     # ------------------------------------------------------------------------------ deletion
     def point_apex_at_target(self, spec: CanarySpec, namespace: str, view: WorkloadView) -> None:
@@ -186,7 +219,7 @@ class Workloads:
         self.kube.patch_service(namespace, spec.apex_service, ops)
 
     def remove_generated(self, spec: CanarySpec, namespace: str, view: WorkloadView) -> None:
-        """Delete the primary, its config copies and the -primary/-canary Services."""
+        """Delete the primary, its config copies, its autoscaler and the -primary/-canary Services."""
         target = spec.target_ref.name
         self.kube.delete("deployment", namespace, build.primary_name(target))
         for suffix in ("-primary", "-canary"):
@@ -194,10 +227,7 @@ class Workloads:
         for kind, name in view.configs:
             self.kube.delete(kind, namespace, f"{name}-primary")
         if spec.autoscaler_ref is not None:
+            scaler = AUTOSCALERS[spec.autoscaler_ref.kind]
             self.kube.delete_custom(
-                "autoscaling",
-                "v2",
-                "horizontalpodautoscalers",
-                namespace,
-                f"{spec.autoscaler_ref.name}-primary",
+                scaler.group, scaler.version, scaler.plural, namespace, f"{spec.autoscaler_ref.name}-primary"
             )
