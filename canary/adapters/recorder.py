@@ -18,6 +18,7 @@ fresh one and ``canary run --metrics-address`` serves the process's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -60,6 +61,7 @@ class MetricsRecorder:
             registry=registry,
         )
         self.wakeups = Counter("canary_wakeups", "ticks requested by watches", ["source"], registry=registry)
+        self._children: dict[tuple[str, str], _Children] = {}
         self.api_requests = Counter(
             "canary_api_requests", "Kubernetes API requests made by ticks", ["method"], registry=registry
         )
@@ -86,16 +88,44 @@ class MetricsRecorder:
         weight: int,
         seconds: float,
     ) -> None:
-        self.duration.labels(name, namespace).observe(seconds)
-        self.status.labels(name, namespace).set(
-            2 if after is Phase.FAILED else 0 if after in _PROGRESSING else 1
-        )
-        for phase in Phase:
-            if phase is not Phase.NONE:
-                self.phase.labels(name, namespace, phase.value).set(1 if phase is after else 0)
-        self.weight.labels(f"{target}-primary", namespace).set(100 - weight)
-        self.weight.labels(target, namespace).set(weight)
+        children = self._children.get((namespace, name))
+        if children is None or children.target != target:
+            # Looking a labelled child up costs more than the update itself: once per canary.
+            children = _Children(
+                target=target,
+                duration=self.duration.labels(name, namespace),
+                status=self.status.labels(name, namespace),
+                phases={p: self.phase.labels(name, namespace, p.value) for p in Phase if p is not Phase.NONE},
+                primary_weight=self.weight.labels(f"{target}-primary", namespace),
+                canary_weight=self.weight.labels(target, namespace),
+            )
+            self._children[(namespace, name)] = children
+            for gauge in children.phases.values():
+                gauge.set(0)
+        children.duration.observe(seconds)
+        children.status.set(2 if after is Phase.FAILED else 0 if after in _PROGRESSING else 1)
+        if children.phase is not after:
+            if children.phase is not None and children.phase in children.phases:
+                children.phases[children.phase].set(0)
+            if after in children.phases:
+                children.phases[after].set(1)
+            children.phase = after
+        children.primary_weight.set(100 - weight)
+        children.canary_weight.set(weight)
         if after is not before and after is Phase.SUCCEEDED:
             self.successes.labels(name, namespace, strategy).inc()
         if after is not before and after is Phase.FAILED:
             self.failures.labels(name, namespace, strategy).inc()
+
+
+@dataclass
+class _Children:
+    """The labelled metric children of one canary."""
+
+    target: str
+    duration: Any
+    status: Any
+    phases: dict[Phase, Any]
+    primary_weight: Any
+    canary_weight: Any
+    phase: Phase | None = None

@@ -1,0 +1,217 @@
+"""The statistical judge: is the canary worse than the primary, metric by metric, beyond noise?
+
+Who calls this: the analysis (``canary.operator.checks``) with the samples of each compared metric
+from both sides (range queries over the analysis window), and the decision-quality benchmark in
+``bench/`` with simulated samples: both run exactly this code.  Pure: numpy and scipy, no I/O.
+
+How it judges, after Kayenta (see docs/analysis.md):
+
+* Per metric, NaN and infinite samples are dropped; a side with fewer than ``min_samples`` samples
+  makes the metric *inconclusive* (hold the weight, do not judge on too little data).
+* A one-sided Mann-Whitney U test in the direction that would be a regression (``increase``: the
+  canary is higher, as for latency or errors; ``decrease``: lower, as for throughput; ``either``:
+  two-sided) gives a p-value.  Mann-Whitney makes no assumption about the distributions' shape, which
+  suits latency and error ratios.
+* The effect is the Hodges-Lehmann estimate of the shift (the median of all canary-minus-primary
+  differences, the estimator that goes with the U test).  A metric fails only if its Holm-adjusted
+  p-value is below ``1 - confidence`` *and* the shift in the bad direction exceeds the tolerance: a
+  relative tolerance of the primary's median, or an absolute one, whichever is larger.  So a
+  statistically clear but negligible change does not roll a canary back.
+* Holm's step-down correction across the judged metrics keeps the family-wise false-failure rate at
+  ``1 - confidence`` however many metrics are compared.
+* The score is the share of judged metrics that passed, 0-100.  A failed ``critical`` metric fails
+  the run whatever the score.  Any inconclusive metric makes the judgement inconclusive; otherwise
+  the score decides: at least ``pass_score`` passes, at least ``marginal_score`` is marginal (held,
+  like inconclusive), below fails.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+
+class Direction(StrEnum):
+    """Which change of a metric is a regression."""
+
+    INCREASE = "increase"
+    DECREASE = "decrease"
+    EITHER = "either"
+
+
+class Verdict(StrEnum):
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    MARGINAL = "marginal"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How one metric is compared."""
+
+    name: str
+    direction: Direction = Direction.INCREASE
+    #: tolerated shift, as a fraction of the primary's median (0.1: 10%)
+    tolerance: float = 0.0
+    #: tolerated shift in the metric's own unit (for metrics whose primary median is about zero)
+    absolute_tolerance: float = 0.0
+    #: a failure of this metric fails the run on its own
+    critical: bool = False
+    #: fewer samples on either side: inconclusive
+    min_samples: int = 10
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """The evidence for one metric."""
+
+    name: str
+    verdict: Verdict
+    canary_samples: int
+    primary_samples: int
+    canary_median: float | None = None
+    primary_median: float | None = None
+    #: Hodges-Lehmann shift, canary minus primary, in the metric's unit
+    shift: float | None = None
+    p_value: float | None = None
+    #: Holm-adjusted p-value (across the judged metrics)
+    adjusted_p_value: float | None = None
+    critical: bool = False
+
+    def describe(self) -> str:
+        if self.verdict is Verdict.INCONCLUSIVE and self.p_value is None:
+            return (
+                f"{self.name}: inconclusive, too few samples "
+                f"(canary {self.canary_samples}, primary {self.primary_samples})"
+            )
+        return (
+            f"{self.name}: {self.verdict.value} (canary median {_fmt(self.canary_median)}, "
+            f"primary {_fmt(self.primary_median)}, shift {_fmt(self.shift)}, "
+            f"p={_fmt(self.adjusted_p_value)}, n={self.canary_samples}/{self.primary_samples})"
+        )
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    #: 0-100, or None when nothing could be judged
+    score: float | None
+    metrics: tuple[MetricResult, ...]
+
+    def describe(self) -> str:
+        score = "n/a" if self.score is None else f"{self.score:.0f}"
+        return f"judge {self.verdict.value}, score {score}: " + "; ".join(m.describe() for m in self.metrics)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:.4g}"
+
+
+def _clean(samples: Sequence[float]) -> np.ndarray:
+    arr = np.asarray(samples, dtype=float)
+    finite: np.ndarray = arr[np.isfinite(arr)]
+    return finite
+
+
+def hodges_lehmann(canary: np.ndarray, primary: np.ndarray) -> float:
+    """The median of all pairwise differences canary - primary."""
+    return float(np.median(np.subtract.outer(canary, primary)))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def _test(c: np.ndarray, p: np.ndarray, direction: Direction) -> float:
+    if np.ptp(np.concatenate([c, p])) == 0:
+        return 1.0  # all samples equal: no evidence of any difference
+    alternative = {Direction.INCREASE: "greater", Direction.DECREASE: "less", Direction.EITHER: "two-sided"}
+    return float(mannwhitneyu(c, p, alternative=alternative[direction], method="auto").pvalue)
+
+
+def _too_far(shift: float, primary_median: float, comparison: Comparison) -> bool:
+    allowed = max(comparison.tolerance * abs(primary_median), comparison.absolute_tolerance)
+    if comparison.direction is Direction.INCREASE:
+        return shift > allowed
+    if comparison.direction is Direction.DECREASE:
+        return -shift > allowed
+    return abs(shift) > allowed
+
+
+def judge(
+    samples: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    comparisons: Sequence[Comparison],
+    *,
+    confidence: float = 0.98,
+    pass_score: float = 95.0,
+    marginal_score: float = 75.0,
+) -> Judgement:
+    """Judge every comparison from ``samples[name] = (canary samples, primary samples)``."""
+    alpha = 1.0 - confidence
+    partial: list[MetricResult] = []
+    judged: list[tuple[int, float]] = []  # (index in partial, raw p-value)
+    extra: dict[int, tuple[float, float, float, Comparison]] = {}
+    for comparison in comparisons:
+        canary_raw, primary_raw = samples.get(comparison.name, ((), ()))
+        c, p = _clean(canary_raw), _clean(primary_raw)
+        if len(c) < comparison.min_samples or len(p) < comparison.min_samples:
+            partial.append(
+                MetricResult(
+                    comparison.name, Verdict.INCONCLUSIVE, len(c), len(p), critical=comparison.critical
+                )
+            )
+            continue
+        p_value = _test(c, p, comparison.direction)
+        shift = hodges_lehmann(c, p)
+        c_med, p_med = float(np.median(c)), float(np.median(p))
+        extra[len(partial)] = (shift, c_med, p_med, comparison)
+        judged.append((len(partial), p_value))
+        partial.append(MetricResult(comparison.name, Verdict.PASS, len(c), len(p), p_value=p_value))
+
+    adjusted = holm([pv for _, pv in judged])
+    results = list(partial)
+    for (index, p_value), adj in zip(judged, adjusted, strict=True):
+        shift, c_med, p_med, comparison = extra[index]
+        failed = adj < alpha and _too_far(shift, p_med, comparison)
+        results[index] = MetricResult(
+            comparison.name,
+            Verdict.FAIL if failed else Verdict.PASS,
+            results[index].canary_samples,
+            results[index].primary_samples,
+            canary_median=c_med,
+            primary_median=p_med,
+            shift=shift,
+            p_value=p_value,
+            adjusted_p_value=adj,
+            critical=comparison.critical,
+        )
+
+    scored = [r for r in results if r.verdict in (Verdict.PASS, Verdict.FAIL)]
+    score = 100.0 * sum(r.verdict is Verdict.PASS for r in scored) / len(scored) if scored else None
+    if any(r.critical and r.verdict is Verdict.FAIL for r in results):
+        verdict = Verdict.FAIL
+    elif any(r.verdict is Verdict.INCONCLUSIVE for r in results) or score is None:
+        verdict = Verdict.INCONCLUSIVE
+    elif score >= pass_score:
+        verdict = Verdict.PASS
+    elif score >= marginal_score:
+        verdict = Verdict.MARGINAL
+    else:
+        verdict = Verdict.FAIL
+    return Judgement(verdict, score, tuple(results))

@@ -1,0 +1,110 @@
+"""The statistical judge on known samples: it fails clear regressions beyond the tolerance, passes
+noise and negligible shifts, holds when samples are too few, controls the family-wise error across
+metrics (Holm), and lets a critical metric fail the run on its own."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from canary.core.judge import Comparison, Direction, Verdict, hodges_lehmann, holm, judge
+
+RNG = np.random.default_rng(7)
+
+
+def lognormal(median: float, n: int = 30, sigma: float = 0.3) -> list[float]:
+    return list(RNG.lognormal(math.log(median), sigma, n))
+
+
+def test_doubled_latency_fails_and_names_the_evidence() -> None:
+    result = judge(
+        {"latency": (lognormal(200), lognormal(100))},
+        [Comparison("latency", Direction.INCREASE, tolerance=0.1)],
+    )
+    assert result.verdict is Verdict.FAIL
+    (metric,) = result.metrics
+    assert metric.verdict is Verdict.FAIL
+    assert metric.adjusted_p_value is not None
+    assert metric.adjusted_p_value < 0.02
+    assert metric.shift is not None
+    assert 70 < metric.shift < 130
+    assert "latency: fail" in result.describe()
+    assert result.score == 0
+
+
+def test_same_distribution_passes() -> None:
+    result = judge({"latency": (lognormal(100), lognormal(100))}, [Comparison("latency", tolerance=0.1)])
+    assert result.verdict is Verdict.PASS
+    assert result.score == 100
+
+
+def test_a_significant_but_tolerated_shift_passes() -> None:
+    canary = [100.0 + 2 + x for x in RNG.normal(0, 0.5, 40)]
+    primary = [100.0 + x for x in RNG.normal(0, 0.5, 40)]
+    tight = judge({"m": (canary, primary)}, [Comparison("m", tolerance=0.0)])
+    loose = judge({"m": (canary, primary)}, [Comparison("m", tolerance=0.05)])  # 5% of 100 > 2
+    assert tight.verdict is Verdict.FAIL
+    assert loose.verdict is Verdict.PASS
+
+
+def test_direction_decides_what_is_a_regression() -> None:
+    lower = (lognormal(50), lognormal(100))
+    assert judge({"m": lower}, [Comparison("m", Direction.INCREASE)]).verdict is Verdict.PASS
+    assert judge({"m": lower}, [Comparison("m", Direction.DECREASE)]).verdict is Verdict.FAIL
+    assert judge({"m": lower}, [Comparison("m", Direction.EITHER)]).verdict is Verdict.FAIL
+
+
+def test_too_few_samples_or_nan_is_inconclusive() -> None:
+    short = judge({"m": ([1.0, 2.0], lognormal(1))}, [Comparison("m", min_samples=5)])
+    assert short.verdict is Verdict.INCONCLUSIVE
+    assert "too few samples" in short.describe()
+    nans = judge({"m": ([float("nan")] * 20, lognormal(1, 20))}, [Comparison("m", min_samples=5)])
+    assert nans.verdict is Verdict.INCONCLUSIVE
+    assert nans.metrics[0].canary_samples == 0
+    missing = judge({}, [Comparison("m")])
+    assert missing.verdict is Verdict.INCONCLUSIVE
+
+
+def test_error_ratio_near_zero_uses_the_absolute_tolerance() -> None:
+    primary = list(RNG.binomial(200, 0.001, 30) / 200)
+    canary = list(RNG.binomial(200, 0.05, 30) / 200)
+    c = Comparison("errors", Direction.INCREASE, tolerance=0.5, absolute_tolerance=0.01)
+    assert judge({"errors": (canary, primary)}, [c]).verdict is Verdict.FAIL
+    assert judge({"errors": (primary, primary)}, [c]).verdict is Verdict.PASS
+
+
+def test_critical_metric_fails_the_run_alone_and_score_and_marginal() -> None:
+    good = (lognormal(100), lognormal(100))
+    bad = (lognormal(300), lognormal(100))
+    names = [f"m{i}" for i in range(10)]
+    samples = {n: good for n in names} | {"bad": bad}
+    comparisons = [Comparison(n) for n in names] + [Comparison("bad")]
+    mostly = judge(samples, comparisons, pass_score=95, marginal_score=75)
+    assert mostly.score == pytest.approx(100 * 10 / 11)
+    assert mostly.verdict is Verdict.MARGINAL
+    critical = judge(samples, [Comparison(n) for n in names] + [Comparison("bad", critical=True)])
+    assert critical.verdict is Verdict.FAIL
+
+
+def test_holm_adjustment() -> None:
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([]) == []
+
+
+def test_holm_keeps_false_failures_at_the_confidence_across_many_metrics() -> None:
+    # 300 healthy runs with 8 compared metrics each: without correction about 8 * 2% would fail.
+    rng = np.random.default_rng(11)
+    comparisons = [Comparison(f"m{i}") for i in range(8)]
+    failures = 0
+    for _ in range(300):
+        samples = {
+            c.name: (list(rng.normal(100, 10, 20)), list(rng.normal(100, 10, 20))) for c in comparisons
+        }
+        failures += judge(samples, comparisons, marginal_score=0).verdict is Verdict.FAIL
+    assert failures / 300 <= 0.04  # the family-wise rate stays near 1 - confidence (2%)
+
+
+def test_hodges_lehmann() -> None:
+    assert hodges_lehmann(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 2.0
