@@ -1,0 +1,1 @@
+"""Metrics for the analysis: query rendering, the builtin queries per provider, Prometheus."""

@@ -1,0 +1,86 @@
+"""Flagger's builtin metrics, ``request-success-rate`` (percent) and ``request-duration``
+(milliseconds), as query templates per metrics provider, for the canary and for the primary.
+
+Who calls this: the analysis, which renders the template (``templates.render``) for the side it
+queries.  The canary-side queries are Flagger's, written with the same selectors (so a Flagger user's
+dashboards and expectations carry over); the primary-side queries select the primary's workload the
+same way (``{{ target }}`` is ``<target>-primary`` there, or the label that tells the sides apart),
+which is what the judge compares against.  Kubernetes and Gateway API use the application's own
+``http_request_duration_seconds`` histogram, as Flagger's "http" observer does.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MetricsProvider(StrEnum):
+    """Whose metric names and labels the builtin queries use."""
+
+    KUBERNETES = "kubernetes"  # the application's http_request_duration_seconds (also gatewayapi)
+    ISTIO = "istio"
+    LINKERD = "linkerd"
+    NGINX = "nginx"
+    CONTOUR = "contour"
+
+
+SUCCESS_RATE = "request-success-rate"
+DURATION = "request-duration"
+BUILTIN = (SUCCESS_RATE, DURATION)
+
+
+_RATIO = "sum(rate(GOOD[{{ interval }}])) / sum(rate(TOTAL[{{ interval }}])) * 100"
+_P99 = "histogram_quantile(0.99, sum(rate(BUCKET[{{ interval }}])) by (le))"
+_MEAN_MS = "sum(rate(SUM[{{ interval }}])) / sum(rate(COUNT[{{ interval }}])) * 1000"
+
+_POD = "{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
+_SELECTORS = {
+    MetricsProvider.KUBERNETES: 'kubernetes_namespace="{{ namespace }}", kubernetes_pod_name=~"' + _POD + '"',
+    MetricsProvider.ISTIO: (
+        'reporter="destination", destination_workload_namespace="{{ namespace }}", '
+        'destination_workload=~"{{ target }}"'
+    ),
+    MetricsProvider.LINKERD: 'namespace="{{ namespace }}", deployment=~"{{ target }}", direction="inbound"',
+    MetricsProvider.NGINX: 'namespace="{{ namespace }}", ingress="{{ ingress }}", CANARY',
+    MetricsProvider.CONTOUR: 'envoy_cluster_name=~"{{ namespace }}_{{ service }}-SIDE_[0-9a-zA-Z-]+"',
+}
+#: (series counted, label filter of the good ones) for the success rate
+_REQUESTS = {
+    MetricsProvider.KUBERNETES: ("http_request_duration_seconds_count", 'status!~"5.*"'),
+    MetricsProvider.ISTIO: ("istio_requests_total", 'response_code!~"5.*"'),
+    MetricsProvider.LINKERD: ("response_total", 'classification!="failure"'),
+    MetricsProvider.NGINX: ("nginx_ingress_controller_requests", 'status!~"5.*"'),
+    MetricsProvider.CONTOUR: ("envoy_cluster_upstream_rq", 'envoy_response_code!~"5.*"'),
+}
+#: histogram buckets for the p99, and the factor to milliseconds
+_LATENCY = {
+    MetricsProvider.KUBERNETES: ("http_request_duration_seconds_bucket", " * 1000"),
+    MetricsProvider.ISTIO: ("istio_request_duration_milliseconds_bucket", ""),
+    MetricsProvider.LINKERD: ("response_latency_ms_bucket", ""),
+    MetricsProvider.CONTOUR: ("envoy_cluster_upstream_rq_time_bucket", ""),
+}
+
+
+def query(provider: MetricsProvider, metric: str, side: str = "canary") -> str:
+    """The query template of builtin ``metric`` for ``side`` ("canary" or "primary")."""
+    if metric not in BUILTIN:
+        raise KeyError(metric)
+    selector = (
+        _SELECTORS[provider]
+        .replace("CANARY", 'canary!=""' if side == "canary" else 'canary=""')
+        .replace("SIDE", side)
+    )
+    if metric == SUCCESS_RATE:
+        series, good = _REQUESTS[provider]
+        return _RATIO.replace("GOOD", f"{series}{{{selector}, {good}}}").replace(
+            "TOTAL", f"{series}{{{selector}}}"
+        )
+    if provider is MetricsProvider.NGINX:
+        # Flagger's nginx "duration" is the mean, not a percentile: the ingress controller exports no
+        # histogram per canary that would allow one.
+        base = "nginx_ingress_controller_response_duration_seconds"
+        return _MEAN_MS.replace("SUM", f"{base}_sum{{{selector}}}").replace(
+            "COUNT", f"{base}_count{{{selector}}}"
+        )
+    bucket, to_ms = _LATENCY[provider]
+    return _P99.replace("BUCKET", f"{bucket}{{{selector}}}") + to_ms
