@@ -176,6 +176,20 @@ def wait_for_phase(
     raise AssertionError(f"canary {name} never reached {phases}; status: {body.get('status')}")
 
 
+def wait_gone(cluster: Cluster, namespace: str, name: str, timeout: float = 60) -> None:
+    api = client.CustomObjectsApi(cluster.api)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            api.get_namespaced_custom_object("canary.dev", "v1alpha1", namespace, "canaries", name)
+        except client.ApiException as e:
+            if e.status == 404:
+                return
+            raise
+        time.sleep(0.2)
+    raise AssertionError(f"canary {name} was never deleted")
+
+
 def events(cluster: Cluster, namespace: str, name: str) -> list[tuple[str, str, str]]:
     items = (
         client.CoreV1Api(cluster.api)

@@ -7,7 +7,6 @@ back; only then is the primary removed."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from kubernetes import client
@@ -21,21 +20,8 @@ from tests.operator.conftest import (
     set_image,
     wait_for_phase,
     wait_for_weight,
+    wait_gone,
 )
-
-
-def wait_gone(cluster: Cluster, namespace: str, name: str, timeout: float = 60) -> None:
-    api = client.CustomObjectsApi(cluster.api)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            api.get_namespaced_custom_object("canary.dev", "v1alpha1", namespace, "canaries", name)
-        except client.ApiException as e:
-            if e.status == 404:
-                return
-            raise
-        time.sleep(0.2)
-    raise AssertionError(f"canary {name} was never deleted")
 
 
 def route_backends(cluster: Cluster, namespace: str, name: str) -> dict[str, int]:

@@ -23,6 +23,7 @@ from tests.operator.conftest import (
     get_canary,
     set_image,
     wait_for_phase,
+    wait_gone,
 )
 
 PAUSED = "autoscaling.keda.sh/paused-replicas"
@@ -89,16 +90,6 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 60) -> Non
         time.sleep(0.2)
 
 
-def canary_gone(cluster: Cluster, namespace: str, name: str) -> bool:
-    try:
-        get_canary(cluster, namespace, name)
-    except client.ApiException as e:
-        if e.status == 404:
-            return True
-        raise
-    return False
-
-
 def ready_condition(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
     conditions = get_canary(cluster, namespace, name).get("status", {}).get("conditions") or []
     return next((c for c in conditions if c["type"] == "Ready"), {})
@@ -162,7 +153,7 @@ def test_scaled_object_is_cloned_for_the_primary_and_paused_while_the_target_is_
 
     # Without revertOnDeletion the primary keeps serving, with its scaler; the target stays parked.
     cluster.kubectl("delete", "-n", namespace, "canary/web", "--wait=false")
-    wait_until(lambda: canary_gone(cluster, namespace, "web"), "the canary was never deleted")
+    wait_gone(cluster, namespace, "web")
     assert paused(read_so(cluster, namespace, "web")) == "0"
     assert read_so(cluster, namespace, "web-primary") is not None
     assert client.AppsV1Api(cluster.api).read_namespaced_deployment("web", namespace).spec.replicas == 0
@@ -183,7 +174,7 @@ def test_with_revert_on_deletion_the_targets_scaler_resumes_and_the_copy_goes(
     assert read_so(cluster, namespace, "api-primary") is not None
 
     cluster.kubectl("delete", "-n", namespace, "canary/api", "--wait=false")
-    wait_until(lambda: canary_gone(cluster, namespace, "api"), "the canary was never deleted")
+    wait_gone(cluster, namespace, "api")
     assert paused(read_so(cluster, namespace, "api")) is None
     assert read_so(cluster, namespace, "api-primary") is None
     assert client.AppsV1Api(cluster.api).read_namespaced_deployment("api", namespace).spec.replicas == 2
