@@ -24,7 +24,7 @@ from typing import Any
 
 import kopf
 
-from canary.adapters.kube.cache import CONFIGMAPS, DEPLOYMENTS, SECRETS, Resource
+from canary.adapters.kube.cache import CANARIES, CONFIGMAPS, DEPLOYMENTS, SECRETS, Resource
 from canary.adapters.recorder import MetricsRecorder
 from canary.models.canary import GROUP, VERSION
 from canary.operator.tick import Controller, TickResult
@@ -50,6 +50,7 @@ class Wakeups:
         self._readers: dict[tuple[str, str], set[str]] = defaultdict(set)  # (ns, object) -> canaries
         self._reads: dict[tuple[str, str], frozenset[str]] = {}  # (ns, canary) -> objects
         self._sequence = 0
+        self._generations: dict[tuple[str, str], Any] = {}  # (ns, canary) -> last metadata.generation
         self._changed_at: dict[tuple[str, str], int] = {}  # (ns, object) -> sequence of its last change
 
     @property
@@ -90,11 +91,29 @@ class Wakeups:
                 self._reads.pop((namespace, canary), None)
             return missed
 
+    def _canary_changed(self, event: str, obj: dict[str, Any]) -> None:
+        """A new spec (generation) wakes the canary, once the cache its tick reads from holds it."""
+        meta = obj.get("metadata") or {}
+        key = (meta.get("namespace") or "", meta.get("name") or "")
+        generation = meta.get("generation")
+        with self._lock:
+            previous = self._generations.get(key)
+            if event == "DELETED":
+                self._generations.pop(key, None)
+                return
+            self._generations[key] = generation
+        loop = self.loop
+        if previous is not None and previous != generation and loop is not None:
+            loop.call_soon_threadsafe(self.wake, key[0], key[1], "spec")
+
     def forget(self, namespace: str, canary: str) -> None:
         self.watch(namespace, canary, frozenset())
         self.events.pop((namespace, canary), None)
 
     def changed(self, resource: Resource, event: str, obj: dict[str, Any]) -> None:
+        if resource == CANARIES:
+            self._canary_changed(event, obj)
+            return
         kind = _KINDS.get(resource)
         if kind is None:
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ from canary.core.actions import (
     normal,
     warning,
 )
-from canary.core.errors import InvalidSpec
+from canary.core.errors import Conflict, InvalidSpec
 from canary.core.machine import Decided, NeedChecks, parse_timestamp, step, timestamp
 from canary.core.observations import Observations, Routes
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Condition, Phase
@@ -44,6 +45,7 @@ from canary.operator.checks import CheckRunner
 from canary.operator.settings import Settings
 
 DEFAULT_INTERVAL = 60.0
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -144,10 +146,10 @@ class Controller:
         while isinstance(result, NeedChecks):
             obs = obs.with_checks({k: self.checks.run(k, spec) for k in result.kinds})
             result = step(spec, canary.status, obs, now, provider=provider, generation=generation)
-        if ctx is not None:  # the routes follow this tick's status (a new run brings new session cookies)
-            ctx = dataclasses.replace(ctx, session=session_for(spec, result.status))
         self._act(result, body, spec=spec, route_ctx=ctx, router=router, view=view, now=now)
-        self._patch_status(namespace, name, canary.status, result.status)
+        version = body.get("metadata", {}).get("resourceVersion")
+        if not self._patch_status(namespace, name, canary.status, result.status, version):
+            return TickResult(1.0, frozenset(view.reads))  # decide again in a second, from fresh state
         if self.recorder is not None:
             self.recorder.record(
                 name=name,
@@ -173,6 +175,8 @@ class Controller:
         now: datetime,
     ) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        if route_ctx is not None:  # the routes follow this tick's status (a new run: new session cookies)
+            route_ctx = dataclasses.replace(route_ctx, session=session_for(spec, result.status))
         for action in result.actions:
             if isinstance(action, SetWeights) and route_ctx is not None:
                 router.set_routes(route_ctx, Routes(action.primary, action.canary, action.mirrored))
@@ -183,13 +187,21 @@ class Controller:
             elif isinstance(action, RecordEvent):
                 self.events.record(body, action, now)
 
-    def _patch_status(self, namespace: str, name: str, old: CanaryStatus, new: CanaryStatus) -> None:
+    def _patch_status(
+        self, namespace: str, name: str, old: CanaryStatus, new: CanaryStatus, version: str | None
+    ) -> bool:
+        """Write the new status (one patch); False if the Canary changed since ``version`` was read."""
         before, after = old.wire(), new.wire()
         if before == after:
-            return
+            return True
         patch: dict[str, Any] = dict(after)
         patch.update({k: None for k in before if k not in after})  # merge patch: null deletes
-        self.kube.patch_canary_status(namespace, name, patch)
+        try:
+            self.kube.patch_canary_status(namespace, name, patch, resource_version=version)
+        except Conflict as e:
+            log.info("%s; deciding again", e)
+            return False
+        return True
 
     def _invalid(self, body: dict[str, Any], message: str, now: datetime) -> None:
         """Report a spec only the controller could reject: Ready=False/InvalidSpec and a Warning event."""

@@ -50,3 +50,32 @@ def test_a_change_during_the_tick_is_reported() -> None:
     # A change to something else is not its business.
     w.changed(DEPLOYMENTS, "MODIFIED", deployment("other"))
     assert not w.watch("ns", "c", frozenset({"deployment/web"}), since=since)
+
+
+def test_a_new_canary_spec_wakes_it_but_a_status_change_does_not() -> None:
+    from canary.adapters.kube.cache import CANARIES  # noqa: PLC0415
+
+    async def scenario() -> None:
+        w = Wakeups()
+        w.loop = asyncio.get_running_loop()
+        event = w.get("ns", "web")
+
+        def canary(generation: int, rv: str) -> dict[str, object]:
+            return {
+                "metadata": {
+                    "name": "web",
+                    "namespace": "ns",
+                    "generation": generation,
+                    "resourceVersion": rv,
+                }
+            }
+
+        w.changed(CANARIES, "ADDED", canary(1, "1"))
+        w.changed(CANARIES, "MODIFIED", canary(1, "2"))  # our own status patch
+        await asyncio.sleep(0)
+        assert not event.is_set()
+        w.changed(CANARIES, "MODIFIED", canary(2, "3"))  # someone edited the spec
+        await asyncio.sleep(0)
+        assert event.is_set()
+
+    asyncio.run(scenario())

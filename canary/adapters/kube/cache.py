@@ -51,6 +51,7 @@ DEPLOYMENTS = Resource("apps", "v1", "deployments")
 SERVICES = Resource("", "v1", "services")
 CONFIGMAPS = Resource("", "v1", "configmaps")
 SECRETS = Resource("", "v1", "secrets")
+CANARIES = Resource("canary.dev", "v1alpha1", "canaries")
 
 #: (event type "ADDED"/"MODIFIED"/"DELETED", the object) from a watch, in the cache's thread
 Listener = Callable[[Resource, str, JSON], None]
@@ -291,7 +292,7 @@ class Caches:
         api: k8s.ApiClient,
         namespaces: tuple[str, ...] = (),
         *,
-        eager: tuple[Resource, ...] = (DEPLOYMENTS, SERVICES, CONFIGMAPS, SECRETS),
+        eager: tuple[Resource, ...] = (CANARIES, DEPLOYMENTS, SERVICES, CONFIGMAPS, SECRETS),
         lazy: bool = True,
     ) -> None:
         self.api = api

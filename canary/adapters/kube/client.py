@@ -7,9 +7,10 @@ Writes are merge patches or creates; a create that races with another writer (40
 read.  The ``ApiClient`` is injected: tests pass one for the local control plane.
 
 With ``caches`` (see ``canary.adapters.kube.cache``), reads of Deployments, Services, configs and
-routing objects come from watch caches and every write's response is stored in them
-(read-your-writes); Canaries are always read from the API server, since a tick decides from their
-status.
+routing objects and Canaries come from watch caches and every write's response is stored in them
+(read-your-writes).  A tick decides from a Canary's status, so a status patch carries the
+resourceVersion the tick read: a status that changed meanwhile (another writer; leader election
+keeps there being none) makes it fail with ``Conflict`` instead of overwriting.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 from kubernetes import client as k8s
 
 from canary.adapters.kube.cache import (
+    CANARIES,
     CONFIGMAPS,
     DEPLOYMENTS,
     SECRETS,
@@ -30,6 +32,7 @@ from canary.adapters.kube.cache import (
     Resource,
     api_request,
 )
+from canary.core.errors import Conflict
 from canary.models.canary import GROUP, VERSION
 
 T = TypeVar("T")
@@ -201,13 +204,25 @@ class KubeClient:
 
     # ------------------------------------------------------------------------------ canaries
     def get_canary(self, namespace: str, name: str) -> JSON | None:
-        return self._get_fresh(GROUP, VERSION, "canaries", namespace, name)
+        hit, obj = self._cached(CANARIES, namespace, name)
+        return obj if hit else self._get_fresh(GROUP, VERSION, "canaries", namespace, name)
 
-    def patch_canary_status(self, namespace: str, name: str, status: JSON) -> None:
+    def patch_canary_status(
+        self, namespace: str, name: str, status: JSON, *, resource_version: str | None = None
+    ) -> None:
+        """Merge ``status``; with ``resource_version``, only if the Canary is still at that version."""
         # By path, as the events below: the generated typed API validates every call's arguments with
         # pydantic, which cost a quarter of a tick's CPU when profiled (docs/performance.md).
-        path = Resource(GROUP, VERSION, "canaries").path(namespace) + f"/{name}/status"
-        self._call(path, "PATCH", {"status": status})
+        path = CANARIES.path(namespace) + f"/{name}/status"
+        body: JSON = {"status": status}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
+        try:
+            self._remember(CANARIES, self._call(path, "PATCH", body))
+        except k8s.ApiException as e:
+            if e.status == 409:
+                raise Conflict(f"Canary {namespace}/{name} changed since it was read") from e
+            raise
 
     # ------------------------------------------------------------------------------ events
     def create_event(self, namespace: str, body: JSON) -> str:
