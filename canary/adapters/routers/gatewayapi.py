@@ -153,21 +153,11 @@ class GatewayAPIRouter:
         *,
         session: Session | None = None,
     ) -> dict[str, Any]:
-        pin = session is not None and routes.canary > 0
+        primary_cookie, canary_cookie = session.backend_cookies(routes) if session else (None, None)
         rule: dict[str, Any] = {
             "backendRefs": [
-                self._backend(
-                    ctx,
-                    ctx.primary_service,
-                    routes.primary,
-                    session.set_cookie(session.primary) if pin and session and session.primary else None,
-                ),
-                self._backend(
-                    ctx,
-                    ctx.canary_service,
-                    routes.canary,
-                    session.set_cookie(session.canary) if pin and session else None,
-                ),
+                self._backend(ctx, ctx.primary_service, routes.primary, primary_cookie),
+                self._backend(ctx, ctx.canary_service, routes.canary, canary_cookie),
             ]
         }
         if matches:
@@ -220,24 +210,23 @@ class GatewayAPIRouter:
     def _session_rules(
         self, ctx: RouteContext, base: list[dict[str, Any]], routes: Routes
     ) -> list[dict[str, Any]]:
-        session = ctx.session
-        if session is None or routes.canary == 0:
-            return []
-
-        def matching(cookie: str) -> list[dict[str, Any]]:
-            header = {"name": "Cookie", "type": "RegularExpression", "value": Session.cookie_regex(cookie)}
-            return [{**b, "headers": [*b.get("headers", []), header]} for b in base] or [
+        rules = []
+        for pin in ctx.session.pins(routes) if ctx.session else []:
+            header = {
+                "name": "Cookie",
+                "type": "RegularExpression",
+                "value": Session.cookie_regex(pin.cookie),
+            }
+            matches = [{**b, "headers": [*b.get("headers", []), header]} for b in base] or [
                 {"headers": [header]}
             ]
-
-        rules = [self._rule(ctx, matching(session.canary), Routes(0, 100))]
-        if session.primary:
-            rules.append(self._rule(ctx, matching(session.primary), Routes(100, 0)))
-        if session.previous:
-            stale = self._rule(ctx, matching(session.previous), Routes(100, 0))
-            expire = _add_response_header("Set-Cookie", Session.expire_cookie(session.previous))
-            stale["filters"] = [*stale.get("filters", []), expire]
-            rules.append(stale)
+            rule = self._rule(ctx, matches, pin.routes)
+            if pin.set_cookie is not None:
+                rule["filters"] = [
+                    *rule.get("filters", []),
+                    _add_response_header("Set-Cookie", pin.set_cookie),
+                ]
+            rules.append(rule)
         return rules
 
     def route(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:

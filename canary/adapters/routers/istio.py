@@ -22,15 +22,13 @@ from typing import Any
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
 from canary.adapters.routers.base import RouteContext
-from canary.adapters.routers.session import Session
+from canary.adapters.routers.session import PIN_NAMES, Session
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from canary.models.canary import Strategy
 
 GROUP = "networking.istio.io"
 VERSION = "v1beta1"
-#: names of the session-affinity routes; the weighted route is the first route not named so
-SESSION_ROUTES = ("canary-session", "primary-session", "previous-session")
 
 
 def _meta(ctx: RouteContext, name: str) -> dict[str, Any]:
@@ -64,12 +62,11 @@ class IstioRouter:
         svc = ctx.spec.service
         primary: dict[str, Any] = {"destination": {"host": ctx.primary_service}, "weight": routes.primary}
         canary: dict[str, Any] = {"destination": {"host": ctx.canary_service}, "weight": routes.canary}
-        if session is not None and routes.canary > 0:
-            canary["headers"] = {"response": {"add": {"Set-Cookie": session.set_cookie(session.canary)}}}
-            if session.primary:
-                primary["headers"] = {
-                    "response": {"add": {"Set-Cookie": session.set_cookie(session.primary)}}
-                }
+        for destination, cookie in zip(
+            (primary, canary), session.backend_cookies(routes) if session else (None, None), strict=True
+        ):
+            if cookie is not None:
+                destination["headers"] = {"response": {"add": {"Set-Cookie": cookie}}}
         route: dict[str, Any] = {"route": [primary, canary]}
         if match:
             route["match"] = match
@@ -93,32 +90,17 @@ class IstioRouter:
     def _session_routes(
         self, ctx: RouteContext, base: list[dict[str, Any]], routes: Routes
     ) -> list[dict[str, Any]]:
-        session = ctx.session
-        if session is None or routes.canary == 0:
-            return []
-
-        def matching(cookie: str) -> list[dict[str, Any]]:
-            header = {"Cookie": {"regex": Session.cookie_regex(cookie)}}
-            return [{**b, "headers": {**b.get("headers", {}), **header}} for b in base] or [
+        out = []
+        for pin in ctx.session.pins(routes) if ctx.session else []:
+            header = {"Cookie": {"regex": Session.cookie_regex(pin.cookie)}}
+            matches = [{**b, "headers": {**b.get("headers", {}), **header}} for b in base] or [
                 {"headers": header}
             ]
-
-        out = [{"name": SESSION_ROUTES[0], **self._route(ctx, matching(session.canary), Routes(0, 100))}]
-        if session.primary:
-            out.append(
-                {"name": SESSION_ROUTES[1], **self._route(ctx, matching(session.primary), Routes(100, 0))}
-            )
-        if session.previous:
-            stale = {
-                "name": SESSION_ROUTES[2],
-                **self._route(ctx, matching(session.previous), Routes(100, 0)),
-            }
-            response = stale.setdefault("headers", {}).setdefault("response", {})
-            response["add"] = {
-                **response.get("add", {}),
-                "Set-Cookie": Session.expire_cookie(session.previous),
-            }
-            out.append(stale)
+            route = {"name": pin.name, **self._route(ctx, matches, pin.routes)}
+            if pin.set_cookie is not None:
+                response = route.setdefault("headers", {}).setdefault("response", {})
+                response["add"] = {**response.get("add", {}), "Set-Cookie": pin.set_cookie}
+            out.append(route)
         return out
 
     def virtual_service(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
@@ -181,7 +163,9 @@ class IstioRouter:
         )
 
     def _read(self, vs: dict[str, Any], ctx: RouteContext) -> Routes:
-        http = [r for r in vs.get("spec", {}).get("http") or [] if r.get("name") not in SESSION_ROUTES]
+        http = [
+            r for r in vs.get("spec", {}).get("http") or [] if r.get("name") not in PIN_NAMES
+        ]  # the weighted route
         if not http:
             return Routes(100, 0)
         first = http[0]

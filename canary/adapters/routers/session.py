@@ -14,7 +14,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from canary.core.observations import Routes
 from canary.models.canary import CanarySpec, CanaryStatus, SessionAffinity, Strategy
+
+#: the names of the pinning routes (where the provider names routes)
+PIN_NAMES = ("canary-session", "primary-session", "previous-session")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One cookie-matching route: clients carrying ``cookie`` go where ``routes`` says."""
+
+    #: the route's name where the provider has names (Istio): "canary-session", ...
+    name: str
+    cookie: str
+    routes: Routes
+    #: a Set-Cookie value to send back (expiring a stale cookie), or None
+    set_cookie: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,25 @@ class Session:
     def cookie_regex(cookie: str) -> str:
         """A regular expression matching a Cookie header that carries exactly ``cookie``."""
         return f"(^|.*;\\s*){re.escape(cookie)}(;.*|$)"
+
+    def backend_cookies(self, routes: Routes) -> tuple[str | None, str | None]:
+        """The Set-Cookie values of the weighted split's (primary, canary) backends: none without
+        canary traffic, the primary's only with ``primaryCookieName``."""
+        if routes.canary == 0:
+            return None, None
+        return (self.set_cookie(self.primary) if self.primary else None), self.set_cookie(self.canary)
+
+    def pins(self, routes: Routes) -> list[Pin]:
+        """The cookie-matching routes, in the order a first-match provider must list them."""
+        if routes.canary == 0:
+            return []
+        canary, primary, previous = PIN_NAMES
+        pins = [Pin(canary, self.canary, Routes(0, 100))]
+        if self.primary:
+            pins.append(Pin(primary, self.primary, Routes(100, 0)))
+        if self.previous:
+            pins.append(Pin(previous, self.previous, Routes(100, 0), self.expire_cookie(self.previous)))
+        return pins
 
 
 def session_for(spec: CanarySpec, status: CanaryStatus) -> Session | None:
