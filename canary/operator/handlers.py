@@ -6,7 +6,8 @@
   Deployment, ConfigMap or Secret; ``Wakeups`` wakes the canaries that read that object in their
   last tick (each tick says which: its target, the primary, the configs its revision covers), so a
   new revision starts within a second or two rather than at the next interval.
-* Spec changes of a Canary wake its daemon (kopf's own watch of Canaries).
+* A new spec of a Canary (a new ``generation`` in the Canary cache) wakes its daemon, once the
+  cache its tick reads from holds that spec.
 
 The ticks themselves run in a worker thread (``canary.operator.tick`` uses the synchronous
 kubernetes client); the daemon only schedules them.
@@ -179,11 +180,6 @@ async def run_canary(
                 await asyncio.wait_for(wake.wait(), timeout=max(0.0, next_due - time.monotonic()))
     finally:
         wakeups.forget(namespace, name)
-
-
-@kopf.on.update(GROUP, VERSION, "canaries", field="spec")
-def canary_spec_changed(*, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
-    memo["wakeups"].wake(namespace or "", name, "spec")
 
 
 @kopf.on.delete(GROUP, VERSION, "canaries")

@@ -38,6 +38,7 @@ from canary.models.canary import GROUP, VERSION
 T = TypeVar("T")
 JSON = dict[str, Any]
 _KINDS = {"deployment": DEPLOYMENTS, "service": SERVICES, "configmap": CONFIGMAPS, "secret": SECRETS}
+EVENTS = Resource("", "v1", "events")
 
 
 def _json(resp: Any) -> JSON:
@@ -104,7 +105,7 @@ class KubeClient:
 
     # ------------------------------------------------------------------------------ configs
     def get_config(self, kind: str, namespace: str, name: str) -> JSON | None:
-        hit, obj = self._cached(CONFIGMAPS if kind == "configmap" else SECRETS, namespace, name)
+        hit, obj = self._cached(_KINDS[kind], namespace, name)
         if hit:
             return obj
         if kind == "configmap":
@@ -119,7 +120,7 @@ class KubeClient:
             if kind == "configmap"
             else (self.core.create_namespaced_secret, self.core.replace_namespaced_secret)
         )
-        resource = CONFIGMAPS if kind == "configmap" else SECRETS
+        resource = _KINDS[kind]
         existing = self.get_config(kind, ns, name)
         if existing is None:
             self._remember(resource, create(ns, body, _preload_content=False))
@@ -150,11 +151,7 @@ class KubeClient:
         hit, obj = self._cached(Resource(group, version, plural), namespace, name)
         if hit:
             return obj
-        return self._get_fresh(group, version, plural, namespace, name)
-
-    def _get_fresh(self, group: str, version: str, plural: str, namespace: str, name: str) -> JSON | None:
-        path = Resource(group, version, plural).path(namespace) + f"/{name}"
-        return _read(self._call, path)
+        return _read(self._call, Resource(group, version, plural).path(namespace) + f"/{name}")
 
     def _call(self, path: str, method: str = "GET", body: Any = None, **_: Any) -> Any:
         return api_request(self.api, method, path, body=body)
@@ -204,8 +201,7 @@ class KubeClient:
 
     # ------------------------------------------------------------------------------ canaries
     def get_canary(self, namespace: str, name: str) -> JSON | None:
-        hit, obj = self._cached(CANARIES, namespace, name)
-        return obj if hit else self._get_fresh(GROUP, VERSION, "canaries", namespace, name)
+        return self.get_custom(GROUP, VERSION, "canaries", namespace, name)
 
     def patch_canary_status(
         self, namespace: str, name: str, status: JSON, *, resource_version: str | None = None
@@ -226,14 +222,14 @@ class KubeClient:
 
     # ------------------------------------------------------------------------------ events
     def create_event(self, namespace: str, body: JSON) -> str:
-        created = _json(self._call(Resource("", "v1", "events").path(namespace), "POST", body))
+        created = _json(self._call(EVENTS.path(namespace), "POST", body))
         return str(created["metadata"]["name"])
 
     def bump_event(self, namespace: str, name: str, count: int, now: datetime) -> bool:
         """Count one more occurrence of an event; False when it expired (then create a new one)."""
         patch = {"count": count, "lastTimestamp": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         try:
-            self._call(Resource("", "v1", "events").path(namespace) + f"/{name}", "PATCH", patch)
+            self._call(EVENTS.path(namespace) + f"/{name}", "PATCH", patch)
         except k8s.ApiException as e:
             if e.status == 404:
                 return False
