@@ -100,6 +100,7 @@ def api_request(
 
 
 def _version(obj: JSON) -> int | None:
+    """An object's resourceVersion as a number (etcd's revision), None when it is not one."""
     try:
         return int(obj["metadata"]["resourceVersion"])
     except (KeyError, TypeError, ValueError):
@@ -198,7 +199,7 @@ class WatchCache:
             fresh[(meta.get("namespace") or "", meta["name"])] = (_version(item), _compact(item))
         with self._lock:
             # Keep what our own writes stored after the list was taken; drop what the list no longer has.
-            listed = _to_int(listed_at)
+            listed = _version(data)
             for key, held in self._objects.items():
                 if held[0] is None:
                     continue
@@ -275,13 +276,6 @@ class WatchCache:
                 listener(self.resource, kind, obj)
             except Exception:
                 log.exception("watch listener failed")
-
-
-def _to_int(value: str) -> int | None:
-    try:
-        return int(value)
-    except ValueError:
-        return None
 
 
 class Caches:
