@@ -180,13 +180,57 @@ def prepare(cluster: LocalCluster) -> Any:
             time.sleep(0.2)
 
 
-def main() -> None:
+def by_resource(
+    before: dict[str, list[tuple[dict[str, str], float]]],
+    after: dict[str, list[tuple[dict[str, str], float]]],
+    ticks: float,
+) -> dict[str, float]:
+    """Requests per tick by ``method resource`` (which writes and reads the ticks still make)."""
+    start = {
+        (labels["method"], labels["resource"]): v for labels, v in before.get("canary_api_requests_total", [])
+    }
+    return {
+        f"{labels['method']} {labels['resource']}": round(
+            (v - start.get((labels["method"], labels["resource"]), 0.0)) / ticks, 2
+        )
+        for labels, v in after.get("canary_api_requests_total", [])
+        if ticks and v > start.get((labels["method"], labels["resource"]), 0.0)
+    }
+
+
+def watch_window(
+    port: int, window: float, count: int, before: dict[str, list[tuple[dict[str, str], float]]]
+) -> tuple[dict[str, list[tuple[dict[str, str], float]]], list[float]]:
+    """Scrape at the end of each slice of the window; the p99 lag per slice shows whether the lag is
+    draining (a backlog left from the ramp) or steady (a capacity limit)."""
+    slices, previous = [], before
+    for _ in range(count):
+        time.sleep(window / count)
+        current = scrape(port)
+        start, end = buckets(previous, "canary_tick_lag_seconds"), buckets(current, "canary_tick_lag_seconds")
+        slices.append(round(quantile({b: end[b] - start.get(b, 0.0) for b in end}, 0.99), 3))
+        previous = current
+    return previous, slices
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--canaries", type=int, default=100)
     parser.add_argument("--interval", type=int, default=10, help="analysis interval in seconds")
     parser.add_argument("--window", type=float, default=60.0, help="measurement window in seconds")
     parser.add_argument("--workers", type=int, default=16)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=None,
+        help="steady-state seconds before the window (default 2 intervals)",
+    )
+    parser.add_argument("--slices", type=int, default=3, help="also report p99 lag per slice of the window")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     n = args.canaries
 
     workdir = scratch_dir("canary-bench-scale-")
@@ -242,11 +286,11 @@ def main() -> None:
         # Steady state: the cluster has finished rolling out the new targets (each status change of
         # theirs wakes a canary), and every canary has had due ticks since.
         settle_seconds = wait_settled(apps, timeout=max(300, n * 2))
-        time.sleep(2 * args.interval)
+        time.sleep(2 * args.interval if args.warmup is None else args.warmup)
 
         before, cpu_before, t_before = scrape(port), cpu_seconds(controller.pid), time.monotonic()
-        time.sleep(args.window)
-        after, cpu_after, t_after = scrape(port), cpu_seconds(controller.pid), time.monotonic()
+        after, slices = watch_window(port, args.window, args.slices, before)
+        cpu_after, t_after = cpu_seconds(controller.pid), time.monotonic()
         rss, peak = memory_mib(controller.pid)
         elapsed = t_after - t_before
 
@@ -271,7 +315,10 @@ def main() -> None:
             "ideal_ticks_per_s": round(n / args.interval, 2),
             "lag_p50_s": round(quantile(lag, 0.50), 3),
             "lag_p99_s": round(quantile(lag, 0.99), 3),
+            "lag_p99_by_slice_s": slices,
+            "warmup_s": 2 * args.interval if args.warmup is None else args.warmup,
             "api_requests_per_tick": round(requests / ticks, 2) if ticks else None,
+            "api_requests_per_tick_by_resource": by_resource(before, after, ticks),
             "wakeups_per_s": {
                 labels["source"]: round(
                     (

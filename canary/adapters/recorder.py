@@ -12,20 +12,33 @@ fresh one and ``canary run --metrics-address`` serves the process's.
 * ``canary_tick_lag_seconds``: how late each due tick started, in its worker thread, against its
   fixed-rate schedule (one interval after the previous due tick was due).
 * ``canary_wakeups_total{source}``: ticks requested by watches (deployment, configmap, secret, spec).
-* ``canary_api_requests_total{method}``: Kubernetes API requests made by the ticks (kopf's own watches
-  and patches are not counted).
+* ``canary_api_requests_total{method,resource}``: Kubernetes API requests made by the ticks (kopf's
+  own watches and patches are not counted).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from canary.models.canary import Phase
 
 _PROGRESSING = {Phase.PROGRESSING, Phase.WAITING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING}
+
+
+def resource_of(url: str) -> str:
+    """The resource (and subresource) a request URL names: ``canaries/status``, ``events``.
+
+    Bounded by the kinds the controller touches, unlike the URL (one series per object).
+    """
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    parts = parts[2:] if parts[:1] == ["api"] else parts[3:] if parts[:1] == ["apis"] else parts
+    if parts[:1] == ["namespaces"] and len(parts) > 2:
+        parts = parts[2:]
+    return "/".join(parts[:1] + parts[2:3]) or "unknown"
 
 
 class MetricsRecorder:
@@ -63,16 +76,19 @@ class MetricsRecorder:
         self.wakeups = Counter("canary_wakeups", "ticks requested by watches", ["source"], registry=registry)
         self._children: dict[tuple[str, str], _Children] = {}
         self.api_requests = Counter(
-            "canary_api_requests", "Kubernetes API requests made by ticks", ["method"], registry=registry
+            "canary_api_requests",
+            "Kubernetes API requests made by ticks",
+            ["method", "resource"],
+            registry=registry,
         )
 
     def count_requests(self, api: Any) -> None:
         """Count every request an injected kubernetes ApiClient makes (wraps its ``call_api``)."""
         call = api.call_api
 
-        def counted(method: str, *args: Any, **kwargs: Any) -> Any:
-            self.api_requests.labels(method).inc()
-            return call(method, *args, **kwargs)
+        def counted(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            self.api_requests.labels(method, resource_of(url)).inc()
+            return call(method, url, *args, **kwargs)
 
         api.call_api = counted
 

@@ -366,13 +366,25 @@ def _advance_ab(t: _Tick) -> None:
     if done < total:
         t.emit(SetWeights(0, 100))  # with spec.analysis.match, only matching requests reach the canary
         t.set(iterations=done + 1)
-        t.emit(
-            normal(
-                Reason.ITERATION, f"A/B iteration {done + 1} of {total}: matching requests go to {t.target}"
-            )
+        _iteration_event(
+            t, done + 1, total, f"A/B iteration {done + 1} of {total}: matching requests go to {t.target}"
         )
         return
     _confirm_and_promote(t)
+
+
+def _iteration_event(t: _Tick, n: int, total: int, message: str) -> None:
+    """Report the first and the last iteration of a run; the ones between show in status.iterations.
+
+    One event per iteration would double the API writes of an iterating canary (its status patch is
+    the other one); ``kubectl get canary -o wide`` shows the running count in its ITERATIONS column.
+    """
+    if n == 1 and total > 1:
+        t.emit(
+            normal(Reason.ITERATION, f"{message} (progress: status.iterations, kubectl get canary -o wide)")
+        )
+    elif n == total:
+        t.emit(normal(Reason.ITERATION, message))
 
 
 def _advance_blue_green(t: _Tick) -> None:
@@ -382,7 +394,7 @@ def _advance_blue_green(t: _Tick) -> None:
         if t.mirroring() and not (t.obs.routes and t.obs.routes.mirrored):
             t.emit(SetWeights(100, 0, mirrored=True))
         t.set(iterations=done + 1)
-        t.emit(normal(Reason.ITERATION, f"Blue/green iteration {done + 1} of {total}"))
+        _iteration_event(t, done + 1, total, f"Blue/green iteration {done + 1} of {total}")
         return
     if done == total:
         if not _promotion_confirmed(t):

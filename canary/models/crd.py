@@ -147,6 +147,7 @@ KINDS = [
             Column("Weight", ".status.canaryWeight"),
             Column("Suspended", ".spec.suspend", "boolean", 1),
             Column("FailedChecks", ".status.failedChecks", priority=1),
+            Column("Iterations", ".status.iterations", "integer", 1),
             Column("Interval", ".spec.analysis.interval", priority=1),
             Column("Mirror", ".spec.analysis.mirror", "boolean", 1),
             Column("StepWeight", ".spec.analysis.stepWeight", priority=1),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from canary.adapters.recorder import MetricsRecorder
+from canary.adapters.recorder import MetricsRecorder, resource_of
 from canary.models.canary import Phase
 
 
@@ -46,4 +46,18 @@ def test_phase_weights_and_outcomes() -> None:
     assert (
         registry.get_sample_value("canary_tick_duration_seconds_count", {"name": "web", "namespace": "ns"})
         == 5
+    )
+
+
+def test_requests_are_counted_by_method_and_resource_not_by_object() -> None:
+    assert resource_of("https://h:6443/apis/canary.dev/v1alpha1/namespaces/ns/canaries/web/status") == (
+        "canaries/status"
+    )
+    assert resource_of("https://h:6443/api/v1/namespaces/ns/events") == "events"
+    assert (
+        resource_of("https://h:6443/apis/apps/v1/namespaces/ns/deployments/web-primary?x=1") == "deployments"
+    )
+    assert resource_of("https://h:6443/api/v1/namespaces/ns") == "namespaces"
+    assert resource_of("https://h:6443/apis/apiextensions.k8s.io/v1/customresourcedefinitions/x") == (
+        "customresourcedefinitions"
     )
