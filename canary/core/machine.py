@@ -37,9 +37,19 @@ from canary.core.actions import (
     normal,
     warning,
 )
-from canary.core.observations import CheckKind, CheckOutcome, Observations
+from canary.core.observations import Cause, CheckKind, CheckOutcome, Observations
 from canary.core.weights import next_canary_weight, next_primary_weight_during_promotion
-from canary.models.canary import CanarySpec, CanaryStatus, Condition, HookType, Phase, Provider, Strategy
+from canary.models.canary import (
+    AnalysisStatus,
+    CanarySpec,
+    CanaryStatus,
+    Condition,
+    HookType,
+    MetricStatus,
+    Phase,
+    Provider,
+    Strategy,
+)
 
 #: Blue/green iterations the kubernetes provider uses when the spec asks for weights (Flagger: 10).
 KUBERNETES_DEFAULT_ITERATIONS = 10
@@ -90,6 +100,8 @@ class _Tick:
     actions: list[Action] = field(default_factory=list)
     failure: str | None = None
     invalid: str | None = None
+    #: the Analysis condition (status, reason, message) when this tick ran the analysis
+    analysis: tuple[Literal["True", "False", "Unknown"], str, str] | None = None
 
     # ------------------------------------------------------------------ helpers
     def set(self, **fields: Any) -> None:
@@ -144,7 +156,13 @@ class _Tick:
             for f in ("phase", "canary_weight", "iterations", "failed_checks", "last_applied_spec")
         )
         conditions = _conditions(
-            old, new.phase, self.now, failure=self.failure, invalid=self.invalid, target=self.target
+            old,
+            new.phase,
+            self.now,
+            failure=self.failure,
+            invalid=self.invalid,
+            target=self.target,
+            analysis=self.analysis,
         )
         new = new.model_copy(
             update={
@@ -312,8 +330,29 @@ def _checks_pass(t: _Tick) -> bool:
         outcome = t.check(CheckKind.ANALYSIS)
     else:
         outcome = CheckOutcome.ok()
+    if not first and outcome.evidence:
+        _record_analysis(t, outcome)
     if outcome.passed:
         return True
+    reason = _REASONS.get(outcome.cause, Reason.HALTED) if outcome.cause else Reason.HALTED
+    if outcome.held:
+        held = s.held_checks + 1
+        t.set(held_checks=held)
+        limit = t.spec.max_held_checks
+        if held >= limit:
+            _rollback(
+                t,
+                Reason.ROLLED_BACK,
+                f"Rolling back (failing safe): {held} of {limit} checks could not decide "
+                f"(analysis.maxHeldChecks); last: {outcome.describe()}",
+            )
+        else:
+            t.emit(
+                warning(
+                    reason, f"Holding at {s.canary_weight}% ({held} of {limit} held): {outcome.describe()}"
+                )
+            )
+        return False
     failed = s.failed_checks + 1
     t.set(failed_checks=failed)
     threshold = t.spec.threshold
@@ -326,11 +365,52 @@ def _checks_pass(t: _Tick) -> bool:
     else:
         t.emit(
             warning(
-                Reason.HALTED,
+                reason,
                 f"Halted at {s.canary_weight}%: check failed ({failed} of {threshold}): {outcome.describe()}",
             )
         )
     return False
+
+
+_REASONS = {
+    Cause.CHECK_FAILED: Reason.HALTED,
+    Cause.OUT_OF_RANGE: Reason.OUT_OF_RANGE,
+    Cause.QUERY_FAILED: Reason.QUERY_FAILED,
+    Cause.INVALID_METRIC: Reason.INVALID_METRIC,
+    Cause.REGRESSION: Reason.REGRESSION,
+    Cause.NO_VALUES: Reason.NO_VALUES,
+    Cause.INCONCLUSIVE: Reason.INCONCLUSIVE,
+    Cause.MARGINAL: Reason.MARGINAL,
+}
+
+
+def _record_analysis(t: _Tick, outcome: CheckOutcome) -> None:
+    """Keep the evidence in the status (status.lastAnalysis and the Analysis condition)."""
+    metrics = [
+        MetricStatus(
+            name=e.name,
+            result=e.result,
+            message=e.message,
+            value=e.value,
+            canary_median=e.canary_median,
+            primary_median=e.primary_median,
+            shift=e.shift,
+            p_value=e.p_value,
+            canary_samples=e.canary_samples,
+            primary_samples=e.primary_samples,
+        )
+        for e in outcome.evidence
+    ]
+    t.set(
+        last_analysis=AnalysisStatus(
+            time=timestamp(t.now), result=outcome.result, score=outcome.score, metrics=metrics
+        )
+    )
+    if outcome.passed:
+        t.analysis = ("True", "Passed", "; ".join(f"{e.name}: {e.message}" for e in outcome.evidence))
+    else:
+        cause = outcome.cause.value if outcome.cause else "Failed"
+        t.analysis = ("False", cause, outcome.describe())
 
 
 def _advance_canary(t: _Tick) -> None:
@@ -490,7 +570,9 @@ def _new_run(t: _Tick, phase: Phase) -> None:
         tracked_configs=t.obs.tracked_configs or None,
         canary_weight=0,
         failed_checks=0,
+        held_checks=0,
         iterations=0,
+        analysis_start_time=timestamp(t.now),
         canary_unready_since=None,
         primary_unready_since=None,
         **_session_cookies(t),
@@ -561,7 +643,14 @@ _PROMOTED: dict[Phase, tuple[Literal["True", "False", "Unknown"], str]] = {
 
 
 def _conditions(
-    old: CanaryStatus, phase: Phase, now: datetime, *, failure: str | None, invalid: str | None, target: str
+    old: CanaryStatus,
+    phase: Phase,
+    now: datetime,
+    *,
+    failure: str | None,
+    invalid: str | None,
+    target: str,
+    analysis: tuple[Literal["True", "False", "Unknown"], str, str] | None = None,
 ) -> list[Condition]:
     current = {c.type: c for c in old.conditions or []}
     stamp = timestamp(now)
@@ -583,6 +672,11 @@ def _conditions(
         wanted.append(Condition(type="Promoted", status=status, reason=phase.value, message=message))
     elif "Promoted" in current:
         wanted.append(current["Promoted"])
+    if analysis is not None:
+        status, reason, message = analysis
+        wanted.append(Condition(type="Analysis", status=status, reason=reason, message=message[:1024]))
+    elif "Analysis" in current:
+        wanted.append(current["Analysis"])
     out: list[Condition] = []
     for c in wanted:
         before = current.get(c.type)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -47,26 +48,86 @@ class CheckKind(StrEnum):
     ROLLBACK = "rollback"  # manual rollback hooks: a pass means "roll back"
 
 
+class Cause(StrEnum):
+    """Why a check did not pass; each has its own event reason, so they read differently."""
+
+    CHECK_FAILED = "CheckFailed"  # a webhook said no
+    OUT_OF_RANGE = "OutOfRange"  # a metric's value is outside its thresholdRange
+    QUERY_FAILED = "QueryFailed"  # the query could not run: bad PromQL, provider down, several series
+    INVALID_METRIC = "InvalidMetric"  # the metric cannot be built: template error, missing template
+    REGRESSION = "Regression"  # the judge found the canary worse than the primary
+    NO_VALUES = "NoValues"  # held: no data yet (no traffic)
+    INCONCLUSIVE = "Inconclusive"  # held: too few samples to judge
+    MARGINAL = "Marginal"  # held: the judge's score is between marginal and pass
+
+
+#: Causes that hold the weight instead of counting as a failed check.
+HOLDING = frozenset({Cause.NO_VALUES, Cause.INCONCLUSIVE, Cause.MARGINAL})
+
+
 @dataclass(frozen=True)
 class CheckFailure:
-    """One failed check: which one and what it saw, in words a person understands."""
+    """One check that did not pass: which one, why, and what it saw, in words a person understands."""
 
     name: str
     message: str
+    cause: Cause = Cause.CHECK_FAILED
+
+
+@dataclass(frozen=True)
+class MetricEvidence:
+    """What one metric showed (kept in status.lastAnalysis)."""
+
+    name: str
+    result: Literal["passed", "failed", "held"]
+    message: str
+    value: float | None = None
+    canary_median: float | None = None
+    primary_median: float | None = None
+    shift: float | None = None
+    p_value: float | None = None
+    canary_samples: int | None = None
+    primary_samples: int | None = None
 
 
 @dataclass(frozen=True)
 class CheckOutcome:
+    """The outcome of one kind of check.  ``held``: it could not decide (not passed, not failed)."""
+
     passed: bool
     failures: tuple[CheckFailure, ...] = ()
+    held: bool = False
+    evidence: tuple[MetricEvidence, ...] = ()
+    #: the judge's score, when metrics were compared
+    score: float | None = None
 
     @classmethod
     def ok(cls) -> CheckOutcome:
         return cls(passed=True)
 
     @classmethod
-    def failed(cls, name: str, message: str) -> CheckOutcome:
-        return cls(passed=False, failures=(CheckFailure(name, message),))
+    def failed(cls, name: str, message: str, cause: Cause = Cause.CHECK_FAILED) -> CheckOutcome:
+        return cls(passed=False, failures=(CheckFailure(name, message, cause),))
+
+    @classmethod
+    def combine(
+        cls, failures: list[CheckFailure], evidence: list[MetricEvidence], score: float | None = None
+    ) -> CheckOutcome:
+        """Failed if any failure counts; held if every one holds; passed without any."""
+        counted = [f for f in failures if f.cause not in HOLDING]
+        if counted:
+            return cls(False, tuple(counted), evidence=tuple(evidence), score=score)
+        if failures:
+            return cls(False, tuple(failures), held=True, evidence=tuple(evidence), score=score)
+        return cls(True, evidence=tuple(evidence), score=score)
+
+    @property
+    def result(self) -> Literal["passed", "failed", "held"]:
+        return "passed" if self.passed else "held" if self.held else "failed"
+
+    @property
+    def cause(self) -> Cause | None:
+        return self.failures[0].cause if self.failures else None
 
     def describe(self) -> str:
         return "; ".join(f"{f.name}: {f.message}" for f in self.failures) or "passed"

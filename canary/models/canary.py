@@ -31,6 +31,13 @@ DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 DEFAULT_READY_THRESHOLD = 100
 DEFAULT_METRIC_INTERVAL = "1m"
 DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 10.0
+DEFAULT_COMPARE_TOLERANCE = 0.1
+DEFAULT_MIN_SAMPLES = 10
+DEFAULT_CONFIDENCE = 0.98
+DEFAULT_PASS_SCORE = 95.0
+DEFAULT_MARGINAL_SCORE = 75.0
+DEFAULT_JUDGE_WINDOW = "30m"
+DEFAULT_MAX_HELD_CHECKS = 10
 
 Name = Annotated[str, Field(min_length=1, max_length=253)]
 Percent = Annotated[int, Field(ge=0, le=100)]
@@ -325,8 +332,77 @@ class MetricTemplateRef(KubeModel):
     """Namespace of the MetricTemplate; default the Canary's namespace."""
 
 
+class MetricComparison(KubeModel):
+    """Compare the canary with the primary on this metric, with the statistical judge (opt-in)."""
+
+    direction: Literal["increase", "decrease", "either"] | None = None
+    """Which change is a regression: increase (latency, errors; default), decrease (throughput), either."""
+    tolerance: Annotated[float, Field(ge=0)] | None = None
+    """Tolerated shift as a fraction of the primary's median (0.1 is 10%); default 0.1."""
+    absolute_tolerance: Annotated[float, Field(ge=0)] | None = None
+    """Tolerated shift in the metric's own unit, for metrics whose primary median is about 0; default 0."""
+    critical: bool | None = None
+    """A regression of this metric fails the run whatever the score."""
+    min_samples: Annotated[int, Field(ge=3, le=10000)] | None = None
+    """Fewer samples on either side hold the weight instead of judging; default 10."""
+
+    @property
+    def direction_or_default(self) -> str:
+        return self.direction or "increase"
+
+    @property
+    def tolerance_or_default(self) -> float:
+        return DEFAULT_COMPARE_TOLERANCE if self.tolerance is None else self.tolerance
+
+    @property
+    def min_samples_or_default(self) -> int:
+        return self.min_samples or DEFAULT_MIN_SAMPLES
+
+
+class JudgeSettings(KubeModel):
+    """How compared metrics are sampled and combined into one verdict."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "(has(self.marginalScore) ? self.marginalScore : 75.0)"
+                    " <= (has(self.passScore) ? self.passScore : 95.0)",
+                    "marginalScore must not exceed passScore",
+                    ".marginalScore",
+                )
+            ]
+        }
+    )
+
+    confidence: Annotated[float, Field(ge=0.5, lt=1)] | None = None
+    """Confidence of each test; 1 - confidence bounds the false failures per check; default 0.98."""
+    pass_score: Annotated[float, Field(ge=0, le=100)] | None = None
+    """Share of compared metrics (percent) that must pass; default 95."""
+    marginal_score: Annotated[float, Field(ge=0, le=100)] | None = None
+    """At or above this score and below passScore the weight is held; below it the check fails; default 75."""
+    step: Duration | None = None
+    """Sample resolution: one sample per step, each over its own step-long window ({{ interval }}); at least
+    two scrape intervals; default a quarter of the analysis interval."""
+    window: Duration | None = None
+    """Longest lookback for samples (never before the current run started); default 30m."""
+
+
 class CanaryMetric(KubeModel):
     """A check run at every analysis tick."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self.name in ['request-success-rate', 'request-duration']"
+                    " || has(self.query) || has(self.templateRef)",
+                    "metrics other than request-success-rate and request-duration need query or templateRef",
+                    ".name",
+                )
+            ]
+        }
+    )
 
     name: Name
     """Name of the metric; request-success-rate and request-duration are builtin."""
@@ -342,6 +418,8 @@ class CanaryMetric(KubeModel):
     """The MetricTemplate that holds the query."""
     template_variables: dict[str, str] | None = None
     """Variables for the template, available as {{ variables.NAME }}."""
+    compare: MetricComparison | None = None
+    """Also judge the canary against the primary on this metric (the query runs for both sides)."""
 
     @property
     def interval_or_default(self) -> str:
@@ -500,6 +578,11 @@ class CanaryAnalysis(KubeModel):
     """Checks run at each tick."""
     webhooks: list[CanaryWebhook] | None = None
     """Webhooks called during the rollout."""
+    judge: JudgeSettings | None = None
+    """Settings of the canary-versus-primary judge (metrics with compare)."""
+    max_held_checks: Annotated[int, Field(ge=1)] | None = None
+    """Checks that cannot decide (no values yet, an inconclusive or marginal judgement) hold the weight;
+    after this many in one run the canary is rolled back (fails safe); default 10."""
 
 
 class CanarySpec(KubeModel):
@@ -549,6 +632,11 @@ class CanarySpec(KubeModel):
         a = self.effective_analysis
         seconds = parse_duration(a.interval) if a and a.interval else DEFAULT_INTERVAL_SECONDS
         return max(seconds, minimum)
+
+    @property
+    def max_held_checks(self) -> int:
+        a = self.effective_analysis
+        return a.max_held_checks if a and a.max_held_checks else DEFAULT_MAX_HELD_CHECKS
 
     @property
     def threshold(self) -> int:
@@ -616,6 +704,44 @@ class Condition(KubeModel):
     """When the status last changed (RFC 3339)."""
 
 
+class MetricStatus(KubeModel):
+    """What one metric showed at the last analysis check."""
+
+    name: str
+    """The metric."""
+    result: Literal["passed", "failed", "held"]
+    """passed, failed (counts toward threshold) or held (counts toward maxHeldChecks)."""
+    message: str | None = None
+    """The value against its range, or the judge's evidence, or why there is none."""
+    value: float | None = None
+    """The canary's value (instant query)."""
+    canary_median: float | None = None
+    """Judge: median of the canary's samples."""
+    primary_median: float | None = None
+    """Judge: median of the primary's samples."""
+    shift: float | None = None
+    """Judge: Hodges-Lehmann shift, canary minus primary, in the metric's unit."""
+    p_value: float | None = None
+    """Judge: Holm-adjusted p-value of the Mann-Whitney U test."""
+    canary_samples: int | None = None
+    """Judge: samples of the canary."""
+    primary_samples: int | None = None
+    """Judge: samples of the primary."""
+
+
+class AnalysisStatus(KubeModel):
+    """The last analysis check."""
+
+    time: str
+    """When it ran (RFC 3339)."""
+    result: Literal["passed", "failed", "held"]
+    """passed, failed or held."""
+    score: float | None = None
+    """The judge's score, 0-100, when metrics were compared."""
+    metrics: list[MetricStatus] | None = None
+    """Per metric."""
+
+
 class CanaryStatus(KubeModel):
     """What the controller last observed and decided; the only state it keeps."""
 
@@ -625,6 +751,8 @@ class CanaryStatus(KubeModel):
     """The metadata.generation of the spec this status was computed from."""
     failed_checks: int = 0
     """Failed checks in the current run."""
+    held_checks: int = 0
+    """Checks in the current run that could not decide (no values, inconclusive or marginal judgement)."""
     canary_weight: int = 0
     """Share of traffic, in percent, routed to the canary."""
     iterations: int = 0
@@ -642,8 +770,13 @@ class CanaryStatus(KubeModel):
     wait, even for a canary that crash-loops and never reports a deadline itself (RFC 3339)."""
     primary_unready_since: str | None = None
     """When the primary was first seen not ready while initializing or promoting (RFC 3339)."""
+    analysis_start_time: str | None = None
+    """When the current run started; metric samples for the judge are taken from here on (RFC 3339)."""
+    last_analysis: AnalysisStatus | None = None
+    """Evidence of the last analysis check: each metric's value, samples and verdict."""
     conditions: list[Condition] | None = None
-    """Promoted (kubectl wait canary/NAME --for=condition=Promoted) and Ready (spec validity)."""
+    """Promoted (kubectl wait canary/NAME --for=condition=Promoted), Ready (spec validity) and Analysis
+    (the last analysis check, naming the metric and the cause when it did not pass)."""
     session_affinity_cookie: str | None = None
     """Cookie pinning clients to the canary during this run."""
     primary_session_affinity_cookie: str | None = None

@@ -1,0 +1,106 @@
+"""Checks that cannot decide (no values yet, an inconclusive or marginal judgement) hold the weight
+without counting as failed checks, up to analysis.maxHeldChecks, after which the canary fails safe;
+every analysis check leaves its evidence in status.lastAnalysis and the Analysis condition; each cause
+has its own event reason."""
+
+from __future__ import annotations
+
+from canary.core.observations import Cause, CheckFailure, CheckKind, CheckOutcome, MetricEvidence
+from canary.models.canary import Phase
+from tests.unit.core.sim import World, make_spec
+
+METRICS = {"stepWeight": 20, "threshold": 2, "metrics": [{"name": "request-success-rate"}]}
+
+
+def no_values(kind: CheckKind, world: World) -> CheckOutcome:
+    if kind is not CheckKind.ANALYSIS:
+        return CheckOutcome.ok()
+    failure = CheckFailure("request-success-rate", "no values: web is not receiving traffic", Cause.NO_VALUES)
+    evidence = MetricEvidence("request-success-rate", "held", "no values")
+    return CheckOutcome.combine([failure], [evidence])
+
+
+def test_no_values_hold_the_weight_and_fail_safe_after_max_held_checks() -> None:
+    world = World(make_spec({**METRICS, "maxHeldChecks": 4}), checks=no_values)
+    world.initialize()
+    world.target_revision = "rev2"
+    world.run_until(Phase.FAILED)
+    # The first analysed tick runs only pre-rollout hooks and takes the first step; from then on the
+    # metric never has values: held four times (never a failed check), then rolled back.
+    assert world.canary_weights() == [20, 0]
+    assert world.reasons().count("NoValues") == 3
+    assert world.reasons()[-1] == "RolledBack"
+    assert "failing safe" in world.events[-1].message
+    assert "4 of 4" in world.events[-1].message
+    assert world.status.failed_checks == 0
+    assert world.status.held_checks == 4
+    assert world.primary_revision == "rev1"
+
+
+def test_a_held_check_then_passing_checks_promote() -> None:
+    calls = {"n": 0}
+
+    def held_once(kind: CheckKind, world: World) -> CheckOutcome:
+        if kind is CheckKind.ANALYSIS:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                return no_values(kind, world)
+            return CheckOutcome.combine([], [MetricEvidence("request-success-rate", "passed", "99.9 >= 99")])
+        return CheckOutcome.ok()
+
+    world = World(make_spec(METRICS), checks=held_once)
+    world.initialize()
+    world.target_revision = "rev2"
+    world.run_until(Phase.SUCCEEDED)
+    assert world.canary_weights()[:3] == [20, 40, 60]
+    assert world.reasons().count("NoValues") == 1
+    assert world.status.failed_checks == 0
+    assert world.primary_revision == "rev2"
+
+
+def test_evidence_and_the_analysis_condition_follow_the_last_check() -> None:
+    def out_of_range(kind: CheckKind, world: World) -> CheckOutcome:
+        if kind is not CheckKind.ANALYSIS:
+            return CheckOutcome.ok()
+        message = "98.1 is below the minimum 99"
+        return CheckOutcome.combine(
+            [CheckFailure("request-success-rate", message, Cause.OUT_OF_RANGE)],
+            [MetricEvidence("request-success-rate", "failed", message, value=98.1)],
+        )
+
+    world = World(make_spec(METRICS), checks=out_of_range)
+    world.initialize()
+    world.target_revision = "rev2"
+    world.tick()  # new revision, scale up
+    world.tick()  # first analysed tick: pre-rollout, first step
+    world.tick()  # metrics: out of range, 1 of 2
+    assert world.reasons()[-1] == "OutOfRange"
+    last = world.status.last_analysis
+    assert last is not None
+    assert last.result == "failed"
+    assert last.metrics is not None
+    assert (last.metrics[0].name, last.metrics[0].value) == ("request-success-rate", 98.1)
+    condition = next(c for c in world.status.conditions or [] if c.type == "Analysis")
+    assert (condition.status, condition.reason) == ("False", "OutOfRange")
+    assert condition.message is not None
+    assert "request-success-rate" in condition.message
+    assert "below the minimum 99" in condition.message
+    world.run_until(Phase.FAILED)
+    assert world.status.failed_checks == 2
+
+
+def test_a_counted_failure_wins_over_a_held_one() -> None:
+    outcome = CheckOutcome.combine(
+        [
+            CheckFailure("latency", "too few samples", Cause.INCONCLUSIVE),
+            CheckFailure("errors", "query failed: connection refused", Cause.QUERY_FAILED),
+        ],
+        [],
+    )
+    assert not outcome.passed
+    assert not outcome.held
+    assert outcome.cause is Cause.QUERY_FAILED
+    held = CheckOutcome.combine([CheckFailure("latency", "too few samples", Cause.INCONCLUSIVE)], [])
+    assert held.held
+    assert held.result == "held"
+    assert CheckOutcome.combine([], []).passed
