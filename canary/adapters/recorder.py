@@ -10,8 +10,15 @@ fresh one and ``canary run --metrics-address`` serves the process's.
 * ``canary_tick_duration_seconds{name,namespace}``: time spent in one tick.
 * ``canary_successes_total`` / ``canary_failures_total{name,namespace,strategy}``: finished rollouts.
 * ``canary_tick_lag_seconds``: how late each due tick started, in its worker thread, against its
-  fixed-rate schedule (one interval after the previous due tick was due).
+  schedule (one interval after the previous due tick started).
 * ``canary_wakeups_total{source}``: ticks requested by watches (deployment, configmap, secret, spec).
+* ``canary_metric_value{name,namespace,metric}``: the last value of each analysis metric (the
+  canary's instant value; for a compared metric without a range, the canary's median).
+* ``canary_judge_p_value{name,namespace,metric}``, ``canary_judge_shift{name,namespace,metric}``: the
+  last judgement of each compared metric (Holm-adjusted p-value; shift canary minus primary).
+* ``canary_judge_score{name,namespace}``: the judge's last score, 0-100.
+* ``canary_analysis_checks_total{name,namespace,result}``: analysis checks by result (passed, failed,
+  held).
 * ``canary_api_requests_total{method,resource}``: Kubernetes API requests made by the ticks (kopf's
   own watches and patches are not counted).
 """
@@ -24,6 +31,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from canary.core.observations import CheckOutcome
 from canary.models.canary import Phase
 
 _PROGRESSING = {Phase.PROGRESSING, Phase.WAITING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING}
@@ -73,6 +81,28 @@ class MetricsRecorder:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
             registry=registry,
         )
+        labels = ["name", "namespace", "metric"]
+        self.metric_value = Gauge(
+            "canary_metric_value", "last value of an analysis metric", labels, registry=registry
+        )
+        self.judge_p_value = Gauge(
+            "canary_judge_p_value", "Holm-adjusted p-value of the last judgement", labels, registry=registry
+        )
+        self.judge_shift = Gauge(
+            "canary_judge_shift",
+            "shift canary minus primary in the last judgement",
+            labels,
+            registry=registry,
+        )
+        self.judge_score = Gauge(
+            "canary_judge_score", "the judge's last score (0-100)", ["name", "namespace"], registry=registry
+        )
+        self.analysis_checks = Counter(
+            "canary_analysis_checks",
+            "analysis checks by result",
+            ["name", "namespace", "result"],
+            registry=registry,
+        )
         self.wakeups = Counter("canary_wakeups", "ticks requested by watches", ["source"], registry=registry)
         self._children: dict[tuple[str, str], _Children] = {}
         self.api_requests = Counter(
@@ -91,6 +121,20 @@ class MetricsRecorder:
             return call(method, url, *args, **kwargs)
 
         api.call_api = counted
+
+    def analysis(self, name: str, namespace: str, outcome: CheckOutcome) -> None:
+        """Export the evidence of an analysis check."""
+        self.analysis_checks.labels(name, namespace, outcome.result).inc()
+        if outcome.score is not None:
+            self.judge_score.labels(name, namespace).set(outcome.score)
+        for e in outcome.evidence:
+            value = e.value if e.value is not None else e.canary_median
+            if value is not None:
+                self.metric_value.labels(name, namespace, e.name).set(value)
+            if e.p_value is not None:
+                self.judge_p_value.labels(name, namespace, e.name).set(e.p_value)
+            if e.shift is not None:
+                self.judge_shift.labels(name, namespace, e.name).set(e.shift)
 
     def record(
         self,

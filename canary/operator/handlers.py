@@ -158,21 +158,26 @@ async def run_canary(
             wake.clear()
             since = wakeups.sequence
 
-            def run(due: bool = due, scheduled: float = scheduled, first: bool = not next_due) -> TickResult:
+            def run(
+                due: bool = due, scheduled: float = scheduled, first: bool = not next_due
+            ) -> tuple[TickResult, float]:
                 # Lag is measured where the tick really starts: after any wait for a free worker.
+                began = time.monotonic()
                 if due and not first and recorder is not None:
-                    recorder.lag.observe(time.monotonic() - scheduled)
-                return controller.tick(namespace, name, due=due)
+                    recorder.lag.observe(began - scheduled)
+                return controller.tick(namespace, name, due=due), began
 
             try:
-                result = await asyncio.to_thread(run)
+                result, began = await asyncio.to_thread(run)
                 if result.reads is not None and wakeups.watch(namespace, name, result.reads, since=since):
                     wake.set()  # something it read changed while it ran: look again
                 if due:
-                    # A fixed rate: the next due tick is one interval after this one was due, not after
-                    # it finished (a slow tick does not stretch the interval); if that is already past,
-                    # at once, without bursts to catch up.
-                    next_due = max(scheduled + result.interval, time.monotonic())
+                    # The next due tick is one interval after this one *started*: checks stay one
+                    # interval apart, and a slow tick does not stretch the interval.  Not after it was
+                    # due: canaries whose runs started together (a mass release) would then stay in
+                    # lockstep and meet the workers as one burst every interval; a late start moves
+                    # that canary's phase instead, which spreads them out.
+                    next_due = max(began + result.interval, time.monotonic())
             except Exception:
                 logger.exception("tick of canary %s/%s failed; retrying", namespace, name)
                 next_due = time.monotonic() + controller.settings.error_backoff

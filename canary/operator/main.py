@@ -21,8 +21,10 @@ from canary import __version__
 from canary.adapters.kube.cache import Caches
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.leader import LeaderElector
+from canary.adapters.metrics.analysis import MetricAnalysis
 from canary.adapters.recorder import MetricsRecorder
 from canary.operator import handlers
+from canary.operator.checks import CheckRunner
 from canary.operator.settings import Settings
 from canary.operator.tick import Controller
 
@@ -94,7 +96,8 @@ def run_controller(
         recorder = MetricsRecorder(registry, __version__)
         recorder.count_requests(kube.api)
         start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)  # noqa: S104 - in a Pod
-    controller = Controller(kube, settings, leader=leader, recorder=recorder)
+    checks = CheckRunner(MetricAnalysis(kube, settings.metrics_server))
+    controller = Controller(kube, settings, leader=leader, recorder=recorder, checks=checks)
     wakeups = handlers.Wakeups(recorder)
     caches.subscribe(wakeups.changed)
     memo = kopf.Memo(controller=controller, wakeups=wakeups, caches=caches)

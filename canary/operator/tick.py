@@ -23,6 +23,7 @@ from canary.adapters.kube.events import EventRecorder
 from canary.adapters.kube.leader import LeaderElector
 from canary.adapters.kube.primary import selector_label
 from canary.adapters.kube.workloads import Workloads, WorkloadView
+from canary.adapters.metrics.analysis import AnalysisContext
 from canary.adapters.recorder import MetricsRecorder
 from canary.adapters.routers.base import RouteContext, Router
 from canary.adapters.routers.registry import UnknownProvider, router_for
@@ -39,7 +40,7 @@ from canary.core.actions import (
 )
 from canary.core.errors import Conflict, InvalidSpec
 from canary.core.machine import Decided, NeedChecks, parse_timestamp, step, timestamp
-from canary.core.observations import Observations, Routes
+from canary.core.observations import CheckKind, CheckOutcome, Observations, Routes
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Condition, Phase
 from canary.operator.checks import CheckRunner
 from canary.operator.settings import Settings
@@ -59,6 +60,10 @@ class TickResult:
     #: objects whose change should wake this canary at once (see ``WorkloadView.reads``); None: the
     #: tick observed nothing (a standby replica), keep what the last one read
     reads: frozenset[str] | None = None
+
+
+def _time(value: str | None) -> datetime | None:
+    return parse_timestamp(value) if value else None
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -144,7 +149,16 @@ class Controller:
         generation = body.get("metadata", {}).get("generation")
         result = step(spec, canary.status, obs, now, provider=provider, generation=generation)
         while isinstance(result, NeedChecks):
-            obs = obs.with_checks({k: self.checks.run(k, spec) for k in result.kinds})
+            context = AnalysisContext(
+                spec,
+                namespace,
+                name,
+                provider,
+                now,
+                interval=spec.interval_seconds(self.settings.min_interval),
+                started=_time(canary.status.analysis_start_time),
+            )
+            obs = obs.with_checks(self._run_checks(result.kinds, context))
             result = step(spec, canary.status, obs, now, provider=provider, generation=generation)
         self._act(result, body, spec=spec, route_ctx=ctx, router=router, view=view, now=now)
         version = body.get("metadata", {}).get("resourceVersion")
@@ -162,6 +176,14 @@ class Controller:
                 seconds=(self.clock() - now).total_seconds(),
             )
         return TickResult(spec.interval_seconds(self.settings.min_interval), frozenset(view.reads))
+
+    def _run_checks(
+        self, kinds: tuple[CheckKind, ...], ctx: AnalysisContext
+    ) -> dict[CheckKind, CheckOutcome]:
+        outcomes = {k: self.checks.run(k, ctx) for k in kinds}
+        if self.recorder is not None and CheckKind.ANALYSIS in outcomes:
+            self.recorder.analysis(ctx.name, ctx.namespace, outcomes[CheckKind.ANALYSIS])
+        return outcomes
 
     def _act(
         self,

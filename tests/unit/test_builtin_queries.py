@@ -5,41 +5,41 @@ from __future__ import annotations
 
 import pytest
 
-from canary.adapters.metrics.builtin import DURATION, SUCCESS_RATE, MetricsProvider, query
+from canary.adapters.metrics.builtin import DURATION, SUCCESS_RATE, Observer, query
 from canary.adapters.metrics.templates import TemplateModel, render
 
 CANARY = TemplateModel("web", "shop", "web", "web", "web", "web", "1m")
 PRIMARY = TemplateModel("web", "shop", "web-primary", "web", "web", "web", "1m")
 
 FLAGGER = {
-    (MetricsProvider.ISTIO, SUCCESS_RATE): (
+    (Observer.ISTIO, SUCCESS_RATE): (
         'sum(rate(istio_requests_total{reporter="destination", destination_workload_namespace="shop", '
         'destination_workload=~"web", response_code!~"5.*"}[1m])) / sum(rate(istio_requests_total{'
         'reporter="destination", destination_workload_namespace="shop", '
         'destination_workload=~"web"}[1m])) * 100'
     ),
-    (MetricsProvider.ISTIO, DURATION): (
+    (Observer.ISTIO, DURATION): (
         "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{"
         'reporter="destination", destination_workload_namespace="shop", '
         'destination_workload=~"web"}[1m])) by (le))'
     ),
-    (MetricsProvider.KUBERNETES, SUCCESS_RATE): (
+    (Observer.KUBERNETES, SUCCESS_RATE): (
         'sum(rate(http_request_duration_seconds_count{kubernetes_namespace="shop", '
         'kubernetes_pod_name=~"web-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)", status!~"5.*"}[1m])) / '
         'sum(rate(http_request_duration_seconds_count{kubernetes_namespace="shop", '
         'kubernetes_pod_name=~"web-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}[1m])) * 100'
     ),
-    (MetricsProvider.LINKERD, SUCCESS_RATE): (
+    (Observer.LINKERD, SUCCESS_RATE): (
         'sum(rate(response_total{namespace="shop", deployment=~"web", direction="inbound", '
         'classification!="failure"}[1m])) / sum(rate(response_total{namespace="shop", deployment=~"web", '
         'direction="inbound"}[1m])) * 100'
     ),
-    (MetricsProvider.NGINX, DURATION): (
+    (Observer.NGINX, DURATION): (
         'sum(rate(nginx_ingress_controller_response_duration_seconds_sum{namespace="shop", ingress="web", '
         'canary!=""}[1m])) / sum(rate(nginx_ingress_controller_response_duration_seconds_count{'
         'namespace="shop", ingress="web", canary!=""}[1m])) * 1000'
     ),
-    (MetricsProvider.CONTOUR, DURATION): (
+    (Observer.CONTOUR, DURATION): (
         "histogram_quantile(0.99, sum(rate(envoy_cluster_upstream_rq_time_bucket{"
         'envoy_cluster_name=~"shop_web-canary_[0-9a-zA-Z-]+"}[1m])) by (le))'
     ),
@@ -47,7 +47,7 @@ FLAGGER = {
 
 
 @pytest.mark.parametrize(("key", "expected"), FLAGGER.items(), ids=[f"{p}-{m}" for p, m in FLAGGER])
-def test_canary_side_is_flaggers_query(key: tuple[MetricsProvider, str], expected: str) -> None:
+def test_canary_side_is_flaggers_query(key: tuple[Observer, str], expected: str) -> None:
     provider, metric = key
     rendered = render(query(provider, metric), CANARY)
     # Flagger's label order differs in places (its filter comes last in some); compare label sets too.
@@ -58,16 +58,16 @@ def test_canary_side_is_flaggers_query(key: tuple[MetricsProvider, str], expecte
 
 def test_primary_side_selects_the_primary() -> None:
     assert 'kubernetes_pod_name=~"web-primary-[0-9a-zA-Z]+' in render(
-        query(MetricsProvider.KUBERNETES, DURATION, "primary"), PRIMARY
+        query(Observer.KUBERNETES, DURATION, "primary"), PRIMARY
     )
-    assert 'canary=""' in render(query(MetricsProvider.NGINX, SUCCESS_RATE, "primary"), PRIMARY)
-    assert "shop_web-primary_" in render(query(MetricsProvider.CONTOUR, SUCCESS_RATE, "primary"), PRIMARY)
-    assert render(query(MetricsProvider.KUBERNETES, DURATION), CANARY).endswith(" * 1000")
+    assert 'canary=""' in render(query(Observer.NGINX, SUCCESS_RATE, "primary"), PRIMARY)
+    assert "shop_web-primary_" in render(query(Observer.CONTOUR, SUCCESS_RATE, "primary"), PRIMARY)
+    assert render(query(Observer.KUBERNETES, DURATION), CANARY).endswith(" * 1000")
 
 
 def test_every_provider_has_both_metrics() -> None:
-    for provider in MetricsProvider:
+    for provider in Observer:
         for metric in (SUCCESS_RATE, DURATION):
             assert "{{ interval }}" in query(provider, metric)
     with pytest.raises(KeyError):
-        query(MetricsProvider.ISTIO, "request-rate")
+        query(Observer.ISTIO, "request-rate")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class MetricsProvider(StrEnum):
+class Observer(StrEnum):
     """Whose metric names and labels the builtin queries use."""
 
     KUBERNETES = "kubernetes"  # the application's http_request_duration_seconds (also gatewayapi)
@@ -35,33 +35,33 @@ _MEAN_MS = "sum(rate(SUM[{{ interval }}])) / sum(rate(COUNT[{{ interval }}])) * 
 
 _POD = "{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
 _SELECTORS = {
-    MetricsProvider.KUBERNETES: 'kubernetes_namespace="{{ namespace }}", kubernetes_pod_name=~"' + _POD + '"',
-    MetricsProvider.ISTIO: (
+    Observer.KUBERNETES: 'kubernetes_namespace="{{ namespace }}", kubernetes_pod_name=~"' + _POD + '"',
+    Observer.ISTIO: (
         'reporter="destination", destination_workload_namespace="{{ namespace }}", '
         'destination_workload=~"{{ target }}"'
     ),
-    MetricsProvider.LINKERD: 'namespace="{{ namespace }}", deployment=~"{{ target }}", direction="inbound"',
-    MetricsProvider.NGINX: 'namespace="{{ namespace }}", ingress="{{ ingress }}", CANARY',
-    MetricsProvider.CONTOUR: 'envoy_cluster_name=~"{{ namespace }}_{{ service }}-SIDE_[0-9a-zA-Z-]+"',
+    Observer.LINKERD: 'namespace="{{ namespace }}", deployment=~"{{ target }}", direction="inbound"',
+    Observer.NGINX: 'namespace="{{ namespace }}", ingress="{{ ingress }}", CANARY',
+    Observer.CONTOUR: 'envoy_cluster_name=~"{{ namespace }}_{{ service }}-SIDE_[0-9a-zA-Z-]+"',
 }
 #: (series counted, label filter of the good ones) for the success rate
 _REQUESTS = {
-    MetricsProvider.KUBERNETES: ("http_request_duration_seconds_count", 'status!~"5.*"'),
-    MetricsProvider.ISTIO: ("istio_requests_total", 'response_code!~"5.*"'),
-    MetricsProvider.LINKERD: ("response_total", 'classification!="failure"'),
-    MetricsProvider.NGINX: ("nginx_ingress_controller_requests", 'status!~"5.*"'),
-    MetricsProvider.CONTOUR: ("envoy_cluster_upstream_rq", 'envoy_response_code!~"5.*"'),
+    Observer.KUBERNETES: ("http_request_duration_seconds_count", 'status!~"5.*"'),
+    Observer.ISTIO: ("istio_requests_total", 'response_code!~"5.*"'),
+    Observer.LINKERD: ("response_total", 'classification!="failure"'),
+    Observer.NGINX: ("nginx_ingress_controller_requests", 'status!~"5.*"'),
+    Observer.CONTOUR: ("envoy_cluster_upstream_rq", 'envoy_response_code!~"5.*"'),
 }
 #: histogram buckets for the p99, and the factor to milliseconds
 _LATENCY = {
-    MetricsProvider.KUBERNETES: ("http_request_duration_seconds_bucket", " * 1000"),
-    MetricsProvider.ISTIO: ("istio_request_duration_milliseconds_bucket", ""),
-    MetricsProvider.LINKERD: ("response_latency_ms_bucket", ""),
-    MetricsProvider.CONTOUR: ("envoy_cluster_upstream_rq_time_bucket", ""),
+    Observer.KUBERNETES: ("http_request_duration_seconds_bucket", " * 1000"),
+    Observer.ISTIO: ("istio_request_duration_milliseconds_bucket", ""),
+    Observer.LINKERD: ("response_latency_ms_bucket", ""),
+    Observer.CONTOUR: ("envoy_cluster_upstream_rq_time_bucket", ""),
 }
 
 
-def query(provider: MetricsProvider, metric: str, side: str = "canary") -> str:
+def query(provider: Observer, metric: str, side: str = "canary") -> str:
     """The query template of builtin ``metric`` for ``side`` ("canary" or "primary")."""
     if metric not in BUILTIN:
         raise KeyError(metric)
@@ -75,7 +75,7 @@ def query(provider: MetricsProvider, metric: str, side: str = "canary") -> str:
         return _RATIO.replace("GOOD", f"{series}{{{selector}, {good}}}").replace(
             "TOTAL", f"{series}{{{selector}}}"
         )
-    if provider is MetricsProvider.NGINX:
+    if provider is Observer.NGINX:
         # Flagger's nginx "duration" is the mean, not a percentile: the ingress controller exports no
         # histogram per canary that would allow one.
         base = "nginx_ingress_controller_response_duration_seconds"

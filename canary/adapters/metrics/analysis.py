@@ -1,0 +1,379 @@
+"""The metric part of an analysis check: every ``analysis.metrics[]`` entry, queried and judged.
+
+Who calls this: ``canary.operator.checks`` when the decision core asks for the analysis check.  It
+returns one ``CheckOutcome`` with a failure (and its cause) per metric that did not pass, and the
+evidence of every metric, which the core keeps in ``status.lastAnalysis``.
+
+For each metric, in the order of the spec:
+
+1. Its query: a builtin (``request-success-rate``, ``request-duration``) for the observer that
+   matches the traffic provider, the inline ``query``, or the ``templateRef``'s MetricTemplate, whose
+   provider (address, ``secretRef`` credentials, headers, insecureSkipVerify) it also runs on.
+   Rendered with Flagger's variables; a template that cannot be rendered, a MetricTemplate or Secret
+   that does not exist, is ``InvalidMetric`` (a failed check naming the cause).
+2. With ``thresholdRange`` (or the deprecated ``threshold``), or without ``compare``: an instant query
+   of the canary's value, checked against the range.  No data is ``NoValues`` (held: no traffic yet),
+   a query that cannot run or gives several series is ``QueryFailed``, a value outside the range is
+   ``OutOfRange``.
+3. With ``compare``: a range query of each side since the run started (at most ``judge.window``), one
+   sample per ``judge.step``, each over its own step-long window (``{{ interval }}`` is the step, so
+   samples do not overlap), and then, with every compared metric of the check together, the judge
+   (``canary.core.judge``): ``Regression`` fails, ``Inconclusive`` and ``Marginal`` hold.
+
+Unlike Flagger, which stops at the first failing metric, every metric is evaluated, so the evidence
+is complete; the decision is the same (any counted failure fails the check).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from canary.adapters.kube.client import KubeClient
+from canary.adapters.metrics.builtin import BUILTIN, SUCCESS_RATE, Observer, query
+from canary.adapters.metrics.prometheus import (
+    Endpoint,
+    MetricsError,
+    NoValues,
+    PrometheusProvider,
+    Providers,
+    QueryFailed,
+)
+from canary.adapters.metrics.templates import TemplateError, TemplateModel, render
+from canary.core.judge import Comparison, Direction, Judgement, MetricResult, Verdict, judge
+from canary.core.observations import Cause, CheckFailure, CheckOutcome, MetricEvidence
+from canary.models.base import parse_duration
+from canary.models.canary import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_JUDGE_WINDOW,
+    DEFAULT_MARGINAL_SCORE,
+    DEFAULT_PASS_SCORE,
+    CanaryMetric,
+    CanarySpec,
+    MetricComparison,
+    MetricTemplateRef,
+    Provider,
+)
+from canary.models.metric_template import MetricTemplate
+
+#: Which builtin queries a traffic provider's canaries use (Flagger's observers).
+OBSERVERS = {
+    Provider.KUBERNETES: Observer.KUBERNETES,
+    Provider.GATEWAYAPI: Observer.KUBERNETES,
+    Provider.ISTIO: Observer.ISTIO,
+    Provider.NGINX: Observer.NGINX,
+}
+_SIDES = ("canary", "primary")
+
+
+@dataclass(frozen=True)
+class AnalysisContext:
+    spec: CanarySpec
+    namespace: str
+    name: str
+    provider: Provider
+    now: datetime
+    #: the analysis interval in effect (spec.analysis.interval, clamped by the controller)
+    interval: float
+    #: when the run started (status.analysisStartTime); samples are never taken from before it
+    started: datetime | None = None
+
+
+@dataclass
+class _Prepared:
+    """A metric ready to query: its rendered queries (canary, primary) and where they run."""
+
+    metric: CanaryMetric
+    provider: PrometheusProvider
+    queries: dict[str, str] = field(default_factory=dict)
+    #: the same, rendered with {{ interval }} = the judge's step (compare only)
+    sampled: dict[str, str] = field(default_factory=dict)
+
+
+class InvalidMetric(Exception):
+    """The metric cannot be built (template, template reference or credentials)."""
+
+
+class MetricAnalysis:
+    def __init__(self, kube: KubeClient, default_server: str, providers: Providers | None = None) -> None:
+        self.kube = kube
+        self.default_server = default_server
+        self.providers = providers or Providers()
+
+    # ------------------------------------------------------------------------------ the check
+    def run(self, ctx: AnalysisContext) -> CheckOutcome:
+        analysis = ctx.spec.effective_analysis
+        metrics = list(analysis.metrics or []) if analysis else []
+        failures: list[CheckFailure] = []
+        evidence: dict[str, MetricEvidence] = {}
+        compared: dict[str, tuple[list[float], list[float]]] = {}
+        comparisons: list[Comparison] = []
+        for metric in metrics:
+            try:
+                prepared = self._prepare(ctx, metric)
+            except InvalidMetric as e:
+                failures.append(CheckFailure(metric.name, str(e), Cause.INVALID_METRIC))
+                evidence[metric.name] = MetricEvidence(metric.name, "failed", str(e))
+                continue
+            if metric.threshold_range is not None or metric.threshold is not None or metric.compare is None:
+                failure, seen = self._check_value(prepared)
+                evidence[metric.name] = seen
+                if failure is not None:
+                    failures.append(failure)
+                    continue
+            if metric.compare is not None:
+                try:
+                    compared[metric.name] = self._samples(ctx, prepared)
+                except MetricsError as e:
+                    message = f"query failed on {prepared.provider.where}: {e}"
+                    failures.append(CheckFailure(metric.name, message, Cause.QUERY_FAILED))
+                    evidence[metric.name] = MetricEvidence(metric.name, "failed", message)
+                    continue
+                comparisons.append(comparison(metric.name, metric.compare))
+        score = None
+        if comparisons:
+            judgement = judge_samples(ctx.spec, compared, comparisons)
+            score = judgement.score
+            failures.extend(judged_failures(judgement))
+            for result in judgement.metrics:
+                evidence[result.name] = _merge(evidence.get(result.name), result, judgement.verdict)
+        ordered = [evidence[m.name] for m in metrics if m.name in evidence]
+        return CheckOutcome.combine(failures, ordered, score)
+
+    # ------------------------------------------------------------------------------ building
+    def _prepare(self, ctx: AnalysisContext, metric: CanaryMetric) -> _Prepared:
+        spec = ctx.spec
+        if metric.template_ref is not None:
+            template, endpoint = self._template(ctx, metric.template_ref)
+            text: str | dict[str, str] = template
+        elif metric.query:
+            endpoint, text = Endpoint(spec.metrics_server or self.default_server), metric.query
+        elif metric.name in BUILTIN:
+            observer = OBSERVERS.get(ctx.provider)
+            if observer is None:
+                raise InvalidMetric(
+                    f"no builtin {metric.name} for provider {ctx.provider.value}; use a templateRef"
+                )
+            endpoint = Endpoint(spec.metrics_server or self.default_server)
+            text = {side: query(observer, metric.name, side) for side in _SIDES}
+        else:  # refused by the CRD's validation; kept for objects written before it
+            raise InvalidMetric(f"{metric.name} is not builtin and has neither query nor templateRef")
+        prepared = _Prepared(metric, self.providers.get(endpoint))
+        step = _step_seconds(ctx)
+        for side in _SIDES:
+            source = text[side] if isinstance(text, dict) else text
+            try:
+                prepared.queries[side] = render(source, _model(ctx, metric, side, metric.interval_or_default))
+                if metric.compare is not None:
+                    prepared.sampled[side] = render(source, _model(ctx, metric, side, f"{step:g}s"))
+            except TemplateError as e:
+                raise InvalidMetric(f"template error: {e}") from None
+        if metric.compare is not None and prepared.sampled["canary"] == prepared.sampled["primary"]:
+            raise InvalidMetric(
+                "compare needs a query that tells the sides apart: use {{ target }} (it is "
+                f"{spec.target_ref.name} for the canary and {spec.target_ref.name}-primary for the primary)"
+            )
+        return prepared
+
+    def _template(self, ctx: AnalysisContext, ref: MetricTemplateRef) -> tuple[str, Endpoint]:
+        namespace = ref.namespace or ctx.namespace
+        body = self.kube.get_custom("canary.dev", "v1alpha1", "metrictemplates", namespace, ref.name)
+        if body is None:
+            raise InvalidMetric(f"MetricTemplate {namespace}/{ref.name} not found (templateRef)")
+        try:
+            template = MetricTemplate.model_validate(body)
+        except ValueError as e:
+            raise InvalidMetric(f"MetricTemplate {namespace}/{ref.name} is not valid: {e}") from None
+        provider = template.spec.provider
+        address = provider.address or ctx.spec.metrics_server or self.default_server
+        token = username = password = None
+        if provider.secret_ref is not None:
+            secret = self.kube.get_config("secret", namespace, provider.secret_ref.name)
+            if secret is None:
+                raise InvalidMetric(
+                    f"Secret {namespace}/{provider.secret_ref.name} of MetricTemplate {ref.name} not found"
+                )
+            data = _decoded(secret)
+            token, username, password = data.get("token"), data.get("username"), data.get("password")
+            if not token and not username:
+                raise InvalidMetric(
+                    f"Secret {namespace}/{provider.secret_ref.name} has neither a token nor a username key"
+                )
+        headers = tuple(sorted((k, ", ".join(v)) for k, v in (provider.headers or {}).items()))
+        endpoint = Endpoint(
+            address,
+            token=token,
+            username=username,
+            password=password,
+            headers=headers,
+            insecure_skip_verify=bool(provider.insecure_skip_verify),
+        )
+        return template.spec.query, endpoint
+
+    # ------------------------------------------------------------------------------ querying
+    def _check_value(self, prepared: _Prepared) -> tuple[CheckFailure | None, MetricEvidence]:
+        metric = prepared.metric
+        try:
+            value = prepared.provider.instant(prepared.queries["canary"])
+        except NoValues as e:
+            message = f"no values ({e}): is the canary receiving traffic?"
+            return CheckFailure(metric.name, message, Cause.NO_VALUES), MetricEvidence(
+                metric.name, "held", message
+            )
+        except QueryFailed as e:
+            message = f"query failed on {prepared.provider.where}: {e}"
+            return CheckFailure(metric.name, message, Cause.QUERY_FAILED), MetricEvidence(
+                metric.name, "failed", message
+            )
+        return range_check(metric, value)
+
+    def _samples(self, ctx: AnalysisContext, prepared: _Prepared) -> tuple[list[float], list[float]]:
+        step = _step_seconds(ctx)
+        window = parse_duration(_judge(ctx.spec).get("window") or DEFAULT_JUDGE_WINDOW)
+        start = ctx.now - timedelta(seconds=window)
+        if ctx.started is not None and ctx.started > start:
+            start = ctx.started
+        # The first sample covers [start, start + step]: nothing from before the run.
+        first = start + timedelta(seconds=step)
+        if first >= ctx.now:
+            return [], []
+        c, p = (prepared.provider.range(prepared.sampled[side], first, ctx.now, step) for side in _SIDES)
+        return c, p
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def judge_samples(
+    spec: CanarySpec,
+    samples: dict[str, tuple[list[float], list[float]]],
+    comparisons: list[Comparison],
+) -> Judgement:
+    """The judge with the Canary's settings (pure; the decision-quality benchmark uses it)."""
+    settings = _judge(spec)
+    return judge(
+        samples,
+        comparisons,
+        confidence=settings.get("confidence") or DEFAULT_CONFIDENCE,
+        pass_score=_or(settings.get("pass_score"), DEFAULT_PASS_SCORE),
+        marginal_score=_or(settings.get("marginal_score"), DEFAULT_MARGINAL_SCORE),
+    )
+
+
+def _model(ctx: AnalysisContext, metric: CanaryMetric, side: str, interval: str) -> TemplateModel:
+    spec = ctx.spec
+    target = spec.target_ref.name
+    return TemplateModel(
+        name=ctx.name,
+        namespace=ctx.namespace,
+        target=target if side == "canary" else f"{target}-primary",
+        service=spec.apex_service,
+        ingress=spec.ingress_ref.name if spec.ingress_ref else target,
+        route=spec.route_ref.name if spec.route_ref else target,
+        interval=interval,
+        variables=dict(metric.template_variables or {}),
+    )
+
+
+def _judge(spec: CanarySpec) -> dict[str, Any]:
+    analysis = spec.effective_analysis
+    settings = analysis.judge if analysis else None
+    return settings.model_dump() if settings else {}
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _step_seconds(ctx: AnalysisContext) -> float:
+    configured = _judge(ctx.spec).get("step")
+    if configured:
+        return parse_duration(configured)
+    return max(ctx.interval / 4, 1.0)
+
+
+def range_check(metric: CanaryMetric, value: float) -> tuple[CheckFailure | None, MetricEvidence]:
+    """The canary's value against the metric's range (pure; the decision-quality benchmark uses it)."""
+    low, high = _range(metric)
+    shown = f"{value:.4g}"
+    if low is not None and value < low:
+        message = f"{shown} is below the minimum {low:g}"
+    elif high is not None and value > high:
+        message = f"{shown} is above the maximum {high:g}"
+    else:
+        bounds = f"[{'-' if low is None else f'{low:g}'}, {'-' if high is None else f'{high:g}'}]"
+        return None, MetricEvidence(metric.name, "passed", f"{shown} within {bounds}", value=value)
+    return CheckFailure(metric.name, message, Cause.OUT_OF_RANGE), MetricEvidence(
+        metric.name, "failed", message, value=value
+    )
+
+
+def _range(metric: CanaryMetric) -> tuple[float | None, float | None]:
+    """Flagger's semantics: thresholdRange, else threshold as a minimum success rate or a maximum."""
+    if metric.threshold_range is not None:
+        return metric.threshold_range.min, metric.threshold_range.max
+    if metric.threshold is not None:
+        if metric.name == SUCCESS_RATE:
+            return metric.threshold, None
+        return None, metric.threshold
+    return None, None
+
+
+def comparison(name: str, c: MetricComparison) -> Comparison:
+    return Comparison(
+        name=name,
+        direction=Direction(c.direction_or_default),
+        tolerance=c.tolerance_or_default,
+        absolute_tolerance=c.absolute_tolerance or 0.0,
+        critical=bool(c.critical),
+        min_samples=c.min_samples_or_default,
+    )
+
+
+def judged_failures(judgement: Judgement) -> list[CheckFailure]:
+    if judgement.verdict is Verdict.PASS:
+        return []
+    if judgement.verdict is Verdict.FAIL:
+        failed = [m for m in judgement.metrics if m.verdict is Verdict.FAIL]
+        return [CheckFailure(m.name, m.describe(), Cause.REGRESSION) for m in failed] or [
+            CheckFailure("judge", judgement.describe(), Cause.REGRESSION)
+        ]
+    if judgement.verdict is Verdict.MARGINAL:
+        score = f"{judgement.score:.0f}" if judgement.score is not None else "n/a"
+        worse = "; ".join(m.describe() for m in judgement.metrics if m.verdict is Verdict.FAIL)
+        return [CheckFailure("judge", f"marginal score {score}: {worse}", Cause.MARGINAL)]
+    return [
+        CheckFailure(m.name, m.describe(), Cause.INCONCLUSIVE)
+        for m in judgement.metrics
+        if m.verdict is Verdict.INCONCLUSIVE
+    ]
+
+
+def _merge(seen: MetricEvidence | None, result: MetricResult, overall: Verdict) -> MetricEvidence:
+    """The instant value (if any) and the judge's evidence, in one entry."""
+    if seen is not None and seen.result == "failed":
+        return seen
+    outcome: Literal["passed", "failed", "held"] = "held"
+    if result.verdict is Verdict.PASS and (seen is None or seen.result == "passed"):
+        outcome = "passed"
+    elif result.verdict is Verdict.FAIL and overall is Verdict.FAIL:
+        outcome = "failed"
+    message = result.describe() if seen is None else f"{seen.message}; judge: {result.describe()}"
+    return MetricEvidence(
+        result.name,
+        outcome,
+        message,
+        value=seen.value if seen is not None else None,
+        canary_median=result.canary_median,
+        primary_median=result.primary_median,
+        shift=result.shift,
+        p_value=result.adjusted_p_value,
+        canary_samples=result.canary_samples,
+        primary_samples=result.primary_samples,
+    )
+
+
+def _decoded(secret: dict[str, Any]) -> dict[str, str]:
+    out = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    out.update(secret.get("stringData") or {})
+    return {k: v.strip() for k, v in out.items()}

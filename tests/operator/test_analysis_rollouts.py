@@ -1,0 +1,181 @@
+"""Whole rollouts decided by metrics: the real controller on the local control plane, a real
+Prometheus scraping stand-in workloads on 127.0.0.1, and traffic split by the HTTPRoute weights the
+controller writes.  A healthy canary is promoted; one with 5% errors is rolled back; one whose latency
+doubles is rolled back by the judge while its fixed threshold passes it; one that receives no traffic
+never advances and is rolled back once its held checks run out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.conftest import Cluster
+from tests.operator.conftest import (
+    Controller,
+    apply,
+    deployment,
+    events,
+    gateway_canary,
+    httproute_weights,
+    record_httproute,
+    set_image,
+    wait_for_phase,
+)
+from tests.support.prometheus import Prometheus
+from tests.support.workload import StandIn, Traffic
+
+APP = "shop"
+METRICS = [
+    {"name": "request-success-rate", "interval": "10s", "thresholdRange": {"min": 99}},
+    {
+        "name": "request-duration",
+        "interval": "10s",
+        "thresholdRange": {"max": 500},
+        # Judged against the primary: a p99 more than 50% above the primary's, beyond noise, fails.
+        "compare": {"direction": "increase", "tolerance": 0.5, "minSamples": 5},
+    },
+]
+ANALYSIS = {
+    "interval": "2s",
+    "stepWeight": 20,
+    "maxWeight": 60,
+    "threshold": 2,
+    "maxHeldChecks": 30,
+    "judge": {"step": "2s"},
+    "metrics": METRICS,
+}
+
+
+@pytest.fixture
+def analysed(
+    cluster: Cluster, namespace: str, crds: None, prometheus: Prometheus, tmp_path: Path
+) -> Iterator[dict[str, Any]]:
+    """The controller (querying the Prometheus fixture), stand-ins for both sides, and their scrapes."""
+    ctl = Controller(
+        cluster, namespace, tmp_path / "controller.log", extra=("--metrics-server", prometheus.url)
+    )
+    ctl.start()
+    primary = StandIn(namespace, f"{APP}-primary", seed=1).start()
+    canary = StandIn(namespace, APP, seed=2).start()
+    prometheus.add_targets(
+        f"{namespace}-primary", [primary.address], primary.target_labels(f"{APP}-primary-7b9c5-k4m2n")
+    )
+    prometheus.add_targets(
+        f"{namespace}-canary", [canary.address], canary.target_labels(f"{APP}-5d8f7-x2x7q")
+    )
+    stack: dict[str, Any] = {"controller": ctl, "primary": primary, "canary": canary, "traffic": None}
+    try:
+        yield stack
+    finally:
+        if stack["traffic"] is not None:
+            stack["traffic"].stop()
+        ctl.stop()
+        primary.stop()
+        canary.stop()
+        prometheus.remove_targets(f"{namespace}-primary")
+        prometheus.remove_targets(f"{namespace}-canary")
+        print(f"--- controller log (tail) ---\n{ctl.log.read_text()[-6000:]}")  # shown on failure
+
+
+def route_weights(cluster: Cluster, namespace: str) -> tuple[int, int]:
+    try:
+        route = client.CustomObjectsApi(cluster.api).get_namespaced_custom_object(
+            "gateway.networking.k8s.io", "v1", namespace, "httproutes", APP
+        )
+    except client.ApiException:
+        return 100, 0
+    return httproute_weights(APP)(route) or (100, 0)
+
+
+def roll_out(
+    cluster: Cluster, namespace: str, stack: dict[str, Any], analysis: dict[str, Any], *, routed: bool = True
+) -> tuple[dict[str, Any], list[tuple[int, int]]]:
+    """Initialize, start traffic (split by the route, or all to the primary), release a new image."""
+    apply(cluster, namespace, deployment(APP, "example.invalid/shop:1"), gateway_canary(APP, analysis))
+    wait_for_phase(cluster, namespace, APP, "Initialized", timeout=60)
+    weights = (lambda: route_weights(cluster, namespace)) if routed else (lambda: (100, 0))
+    stack["traffic"] = Traffic(stack["primary"], stack["canary"], weights, rate=40).start()
+    time.sleep(3)  # the primary has samples before the canary starts
+    recorder = record_httproute(cluster, namespace, APP)
+    set_image(cluster, namespace, APP, "example.invalid/shop:2")
+    done = wait_for_phase(cluster, namespace, APP, "Succeeded", "Failed", timeout=180)
+    return done, recorder.stop()
+
+
+def metric(status: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(m for m in status["lastAnalysis"]["metrics"] if m["name"] == name)
+    return found
+
+
+def test_a_healthy_canary_is_promoted(cluster: Cluster, namespace: str, analysed: dict[str, Any]) -> None:
+    done, seen = roll_out(cluster, namespace, analysed, ANALYSIS)
+    assert done["status"]["phase"] == "Succeeded", events(cluster, namespace, APP)
+    assert seen == [(100, 0), (80, 20), (60, 40), (40, 60), (100, 0)]
+    status = done["status"]
+    assert status["failedChecks"] == 0
+    assert status["lastAnalysis"]["result"] == "passed"
+    rate = metric(status, "request-success-rate")
+    assert rate["result"] == "passed"
+    assert rate["value"] >= 99
+    duration = metric(status, "request-duration")
+    assert duration["result"] == "passed"
+    assert duration["canarySamples"] >= 5
+    assert duration["primarySamples"] >= 5
+    assert analysed["traffic"].sent["canary"] > 0
+
+
+def test_a_canary_with_five_percent_errors_is_rolled_back(
+    cluster: Cluster, namespace: str, analysed: dict[str, Any]
+) -> None:
+    analysed["canary"].error_rate = 0.05
+    done, seen = roll_out(cluster, namespace, analysed, ANALYSIS)
+    assert done["status"]["phase"] == "Failed"
+    assert seen[-1] == (100, 0)
+    reasons = [reason for _, reason, _ in events(cluster, namespace, APP)]
+    assert "OutOfRange" in reasons
+    assert reasons[-1] == "RolledBack"
+    rolled_back = events(cluster, namespace, APP)[-1][2]
+    assert "request-success-rate" in rolled_back
+    assert "below the minimum 99" in rolled_back
+    primary = client.AppsV1Api(cluster.api).read_namespaced_deployment(f"{APP}-primary", namespace)
+    assert primary.spec.template.spec.containers[0].image == "example.invalid/shop:1"
+
+
+def test_a_canary_whose_latency_doubles_is_rolled_back_by_the_judge(
+    cluster: Cluster, namespace: str, analysed: dict[str, Any]
+) -> None:
+    analysed["canary"].latency_ms = 40.0  # the primary's median is 20 ms
+    done, _ = roll_out(cluster, namespace, analysed, ANALYSIS)
+    status = done["status"]
+    assert status["phase"] == "Failed", events(cluster, namespace, APP)
+    reasons = [reason for _, reason, _ in events(cluster, namespace, APP)]
+    assert "Regression" in reasons
+    assert "OutOfRange" not in reasons  # the fixed threshold (p99 under 500 ms) passed it every time
+    duration = metric(status, "request-duration")
+    assert duration["result"] == "failed"
+    assert duration["value"] < 500
+    assert duration["canaryMedian"] > 1.5 * duration["primaryMedian"]
+    assert duration["pValue"] < 0.02
+    condition = next(c for c in status["conditions"] if c["type"] == "Analysis")
+    assert (condition["status"], condition["reason"]) == ("False", "Regression")
+    assert "request-duration" in condition["message"]
+
+
+def test_a_canary_that_receives_no_traffic_never_advances(
+    cluster: Cluster, namespace: str, analysed: dict[str, Any]
+) -> None:
+    done, seen = roll_out(cluster, namespace, analysed, {**ANALYSIS, "maxHeldChecks": 5}, routed=False)
+    status = done["status"]
+    assert status["phase"] == "Failed"
+    assert max(c for _, c in seen) == 20  # the first step needs no metrics; nothing after it
+    assert status["failedChecks"] == 0
+    assert status["heldChecks"] == 5
+    happened = events(cluster, namespace, APP)
+    assert [r for _, r, _ in happened].count("NoValues") == 4
+    assert "failing safe" in happened[-1][2]
+    assert analysed["traffic"].sent["canary"] == 0
