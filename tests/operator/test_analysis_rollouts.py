@@ -68,7 +68,13 @@ def analysed(
     prometheus.add_targets(
         f"{namespace}-canary", [canary.address], canary.target_labels(f"{APP}-5d8f7-x2x7q")
     )
-    stack: dict[str, Any] = {"controller": ctl, "primary": primary, "canary": canary, "traffic": None}
+    stack: dict[str, Any] = {
+        "controller": ctl,
+        "primary": primary,
+        "canary": canary,
+        "traffic": None,
+        "prometheus": prometheus,
+    }
     try:
         yield stack
     finally:
@@ -179,3 +185,36 @@ def test_a_canary_that_receives_no_traffic_never_advances(
     assert [r for _, r, _ in happened].count("NoValues") == 4
     assert "failing safe" in happened[-1][2]
     assert analysed["traffic"].sent["canary"] == 0
+
+
+def test_a_broken_template_is_reported_by_name_and_the_canary_does_not_advance(
+    cluster: Cluster, namespace: str, analysed: dict[str, Any]
+) -> None:
+    template = {
+        "apiVersion": "canary.dev/v1alpha1",
+        "kind": "MetricTemplate",
+        "metadata": {"name": "latency"},
+        "spec": {
+            "provider": {"type": "prometheus", "address": analysed["prometheus"].url},
+            "query": "histogram_quantile({{ variables.quantile }}, sum(rate("
+            "http_request_duration_seconds_bucket"
+            '{kubernetes_namespace="{{ namespace }}"}[{{ interval }}])) by (le))',
+        },
+    }
+    apply(cluster, namespace, template)
+    broken = {
+        **ANALYSIS,
+        "metrics": [{"name": "p95", "templateRef": {"name": "latency"}, "thresholdRange": {"max": 1}}],
+    }
+    done, seen = roll_out(cluster, namespace, analysed, broken)
+    status = done["status"]
+    assert status["phase"] == "Failed"
+    assert max(c for _, c in seen) == 20
+    warnings = [(r, m) for t, r, m in events(cluster, namespace, APP) if t == "Warning"]
+    assert "InvalidMetric" in [r for r, _ in warnings], warnings
+    message = next(m for r, m in warnings if r == "InvalidMetric")
+    assert "p95" in message
+    assert "variable 'quantile' is not set in templateVariables" in message
+    condition = next(c for c in status["conditions"] if c["type"] == "Analysis")
+    assert (condition["status"], condition["reason"]) == ("False", "InvalidMetric")
+    assert "p95" in condition["message"]
