@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from canary.core.observations import CheckKind, CheckOutcome
+from canary.core.observations import Cause, CheckFailure, CheckKind, CheckOutcome
 from canary.models.canary import Phase, Provider, Strategy
 from tests.unit.core.sim import World, make_spec
 
@@ -31,6 +31,7 @@ analyses = st.fixed_dictionaries(
         "iterations": st.integers(1, 6),
         "threshold": st.integers(-1, 5),
         "stepWeightPromotion": st.integers(1, 100),
+        "maxHeldChecks": st.integers(1, 6),
         "mirror": st.booleans(),
         "match": st.just([{"headers": {"x-canary": {"exact": "1"}}}]),
         "metrics": st.just([{"name": "m", "query": "q", "thresholdRange": {"max": 1}}]),
@@ -49,6 +50,7 @@ analyses = st.fixed_dictionaries(
     skip=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
     fail_rate=st.sampled_from([0.0, 0.2, 0.6, 1.0]),
+    hold_rate=st.sampled_from([0.0, 0.3, 1.0]),
     ready_after=st.sampled_from([0, 1, 3, 10_000]),
     deadline=st.integers(10, 300),
 )
@@ -58,6 +60,7 @@ def test_machine_never_crashes_and_keeps_its_invariants(
     skip: bool,
     seed: int,
     fail_rate: float,
+    hold_rate: float,
     ready_after: int,
     deadline: int,
 ) -> None:
@@ -66,6 +69,8 @@ def test_machine_never_crashes_and_keeps_its_invariants(
     def checks(kind: CheckKind, world: World) -> CheckOutcome:
         if rng.random() < fail_rate:
             return CheckOutcome.failed(kind.value, "random failure")
+        if kind is CheckKind.ANALYSIS and rng.random() < hold_rate:
+            return CheckOutcome.combine([CheckFailure(kind.value, "no values", Cause.NO_VALUES)], [])
         return CheckOutcome.ok()
 
     spec = make_spec(analysis, skipAnalysis=skip, progressDeadlineSeconds=deadline)
@@ -87,6 +92,7 @@ def test_machine_never_crashes_and_keeps_its_invariants(
         assert sum(world.routes.__dict__[k] for k in ("primary", "canary")) == 100
         assert 0 <= s.canary_weight <= 100
         assert s.failed_checks <= max(spec.threshold, 1)
+        assert s.held_checks <= spec.max_held_checks
         if (
             s.phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION)
             and spec.strategy is Strategy.CANARY
@@ -98,7 +104,7 @@ def test_machine_never_crashes_and_keeps_its_invariants(
     else:
         # only gates that never open may hold a rollout forever
         assert world.status.phase in (Phase.WAITING, Phase.WAITING_PROMOTION, Phase.PROGRESSING)
-        assert fail_rate > 0
+        assert fail_rate > 0  # held checks cannot: maxHeldChecks bounds them
         return
     if world.status.phase is Phase.SUCCEEDED:
         assert world.primary_revision == "rev2"
