@@ -336,7 +336,8 @@ class MetricComparison(KubeModel):
     """Compare the canary with the primary on this metric, with the statistical judge (opt-in)."""
 
     direction: Literal["increase", "decrease", "either"] | None = None
-    """Which change is a regression: increase (latency, errors; default), decrease (throughput), either."""
+    """Which change is a regression: increase (latency, errors), decrease (throughput, success rate),
+    either; default decrease for request-success-rate, increase otherwise."""
     tolerance: Annotated[float, Field(ge=0)] | None = None
     """Tolerated shift as a fraction of the primary's median (0.1 is 10%); default 0.1."""
     absolute_tolerance: Annotated[float, Field(ge=0)] | None = None
@@ -345,10 +346,6 @@ class MetricComparison(KubeModel):
     """A regression of this metric fails the run whatever the score."""
     min_samples: Annotated[int, Field(ge=3, le=10000)] | None = None
     """Fewer samples on either side hold the weight instead of judging; default 10."""
-
-    @property
-    def direction_or_default(self) -> str:
-        return self.direction or "increase"
 
     @property
     def tolerance_or_default(self) -> float:

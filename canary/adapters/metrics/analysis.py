@@ -322,7 +322,8 @@ def _range(metric: CanaryMetric) -> tuple[float | None, float | None]:
 def comparison(name: str, c: MetricComparison) -> Comparison:
     return Comparison(
         name=name,
-        direction=Direction(c.direction_or_default),
+        # A success rate regresses when it falls; everything else by default when it rises.
+        direction=Direction(c.direction or ("decrease" if name == SUCCESS_RATE else "increase")),
         tolerance=c.tolerance_or_default,
         absolute_tolerance=c.absolute_tolerance or 0.0,
         critical=bool(c.critical),
