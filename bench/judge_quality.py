@@ -6,7 +6,7 @@ Run: ``.venv/bin/python -m bench.judge_quality [--runs 1000] [--seed 1]``.
 An offline simulation (numpy), no cluster: each run is one canary release of a progressive rollout
 (stepWeight 10 up to maxWeight 50, interval 60 s, threshold 2, total traffic ``--rps``).  Every
 interval, the simulator draws what Prometheus would return: per judge step (15 s, the default of a
-quarter interval) and per side, the error ratio of that step's requests (binomial) and their p99
+quarter interval) and per side, the success rate of that step's requests (binomial) and their p99
 latency (log-normal request latencies); the canary's share of the requests follows its weight.  The
 instant values for thresholds are the same quantities over the whole interval.
 
@@ -39,6 +39,7 @@ import numpy as np
 
 from canary.adapters.metrics.analysis import comparison, judge_samples, judged_failures, range_check
 from canary.core.actions import SetWeights
+from canary.core.judge import Counts
 from canary.core.machine import Decided, NeedChecks, step
 from canary.core.observations import (
     CheckFailure,
@@ -84,10 +85,7 @@ def spec(method: str) -> CanarySpec:
             {"name": DURATION, "thresholdRange": {"max": 500}},
         ]
     else:
-        metrics = [
-            {"name": "error-ratio", "query": "x{{ target }}", "compare": {}},
-            {"name": DURATION, "compare": {}},
-        ]
+        metrics = [{"name": RATE, "compare": {}}, {"name": DURATION, "compare": {}}]
     body = {
         "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
         "service": {"port": 80},
@@ -108,32 +106,40 @@ class Traffic:
     def __init__(self, rng: np.random.Generator, rps: float, scenario: Scenario) -> None:
         self.rng, self.rps, self.scenario = rng, rps, scenario
         self.samples: dict[str, tuple[list[float], list[float]]] = {
-            "error-ratio": ([], []),
+            RATE: ([], []),
             DURATION: ([], []),
         }
+        #: failed and all requests since the run started, per side (canary, primary)
+        self.counts = ([0, 0], [0, 0])
 
     def _side(self, requests: int, canary: bool) -> tuple[float, float]:
-        """(error ratio, p99 latency in ms) of ``requests`` requests; NaN without requests."""
+        """(success rate in percent, p99 latency in ms) of ``requests`` requests; NaN without any."""
         if requests <= 0:
             return math.nan, math.nan
         error = BASE_ERROR + (self.scenario.extra_error if canary else 0.0)
         factor = self.scenario.latency_factor if canary else 1.0
         errors = self.rng.binomial(requests, error)
+        side = self.counts[0 if canary else 1]
+        side[0] += errors
+        side[1] += requests
         latencies = self.rng.lognormal(math.log(BASE_LATENCY_S * factor), SIGMA, requests)
-        return errors / requests, float(np.quantile(latencies, 0.99)) * 1000
+        return (1 - errors / requests) * 100, float(np.quantile(latencies, 0.99)) * 1000
 
     def interval(self, weight: int) -> tuple[float, float]:
         """One interval at ``weight``: add its judge samples; return the canary's instant values."""
         per_step = self.rps * STEP
         for _ in range(int(INTERVAL / STEP)):
-            c_err, c_lat = self._side(self.rng.poisson(per_step * weight / 100), canary=True)
-            p_err, p_lat = self._side(self.rng.poisson(per_step * (100 - weight) / 100), canary=False)
-            self.samples["error-ratio"][0].append(c_err)
-            self.samples["error-ratio"][1].append(p_err)
+            c_ok, c_lat = self._side(self.rng.poisson(per_step * weight / 100), canary=True)
+            p_ok, p_lat = self._side(self.rng.poisson(per_step * (100 - weight) / 100), canary=False)
+            self.samples[RATE][0].append(c_ok)
+            self.samples[RATE][1].append(p_ok)
             self.samples[DURATION][0].append(c_lat)
             self.samples[DURATION][1].append(p_lat)
-        error, latency = self._side(self.rng.poisson(self.rps * INTERVAL * weight / 100), canary=True)
-        return (1 - error) * 100, latency
+        # The instant value is another view of the same interval's canary requests, not new ones.
+        saved = (list(self.counts[0]), list(self.counts[1]))
+        value = self._side(self.rng.poisson(self.rps * INTERVAL * weight / 100), canary=True)
+        self.counts = saved
+        return value
 
 
 def outcome(
@@ -152,7 +158,9 @@ def outcome(
                 failures.append(failure)
         return CheckOutcome.combine(failures, evidence)
     comparisons = [comparison(m.name, m.compare) for m in metrics if m.compare is not None]
-    judgement = judge_samples(canary, traffic.samples, comparisons)
+    (c_failed, c_total), (p_failed, p_total) = traffic.counts
+    counted = {RATE: (Counts(c_failed, c_total), Counts(p_failed, p_total))}
+    judgement = judge_samples(canary, traffic.samples, comparisons, counted)
     return CheckOutcome.combine(judged_failures(judgement), evidence, judgement.score)
 
 

@@ -3,6 +3,8 @@
 Who calls this: the analysis (``canary.operator.checks``) with the samples of each compared metric
 from both sides (range queries over the analysis window), and the decision-quality benchmark in
 ``bench/`` with simulated samples: both run exactly this code.  Pure: numpy and scipy, no I/O.
+scipy.stats is imported on the first judgement, not with the module: it costs the controller about
+70 MiB of memory, which a controller whose canaries compare nothing should not pay.
 
 How it judges, after Kayenta (see docs/analysis.md):
 
@@ -17,6 +19,9 @@ How it judges, after Kayenta (see docs/analysis.md):
   p-value is below ``1 - confidence`` *and* the shift in the bad direction exceeds the tolerance: a
   relative tolerance of the primary's median, or an absolute one, whichever is larger.  So a
   statistically clear but negligible change does not roll a canary back.
+* A success rate whose request counts are known (the builtin ``request-success-rate``) is compared
+  by those counts instead, with Fisher's exact test on failed and succeeded requests; its shift is
+  the difference of the two rates, in points.
 * Holm's step-down correction across the judged metrics keeps the family-wise false-failure rate at
   ``1 - confidence`` however many metrics are compared.
 * The score is the share of judged metrics that passed, 0-100.  A failed ``critical`` metric fails
@@ -33,7 +38,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-from scipy.stats import mannwhitneyu
 
 
 class Direction(StrEnum):
@@ -65,6 +69,23 @@ class Comparison:
     critical: bool = False
     #: fewer samples on either side: inconclusive
     min_samples: int = 10
+    #: for a share measured against a ceiling (a success rate in percent: 100), the relative tolerance
+    #: applies to the distance from it (the failure rate), not to the value itself: 10% of a 99.5%
+    #: success rate would tolerate almost 10 points
+    ceiling: float | None = None
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A success rate given by its counts: ``failed`` of ``total`` requests (over the window)."""
+
+    failed: float
+    total: float
+
+    @property
+    def rate(self) -> float:
+        """The success rate in percent."""
+        return 100.0 * (1 - self.failed / self.total) if self.total > 0 else math.nan
 
 
 @dataclass(frozen=True)
@@ -142,11 +163,14 @@ def _test(c: np.ndarray, p: np.ndarray, direction: Direction) -> float:
     if np.ptp(np.concatenate([c, p])) == 0:
         return 1.0  # all samples equal: no evidence of any difference
     alternative = {Direction.INCREASE: "greater", Direction.DECREASE: "less", Direction.EITHER: "two-sided"}
+    from scipy.stats import mannwhitneyu  # noqa: PLC0415 - see the module docstring
+
     return float(mannwhitneyu(c, p, alternative=alternative[direction], method="auto").pvalue)
 
 
 def _too_far(shift: float, primary_median: float, comparison: Comparison) -> bool:
-    allowed = max(comparison.tolerance * abs(primary_median), comparison.absolute_tolerance)
+    base = primary_median if comparison.ceiling is None else comparison.ceiling - primary_median
+    allowed = max(comparison.tolerance * abs(base), comparison.absolute_tolerance)
     if comparison.direction is Direction.INCREASE:
         return shift > allowed
     if comparison.direction is Direction.DECREASE:
@@ -154,20 +178,56 @@ def _too_far(shift: float, primary_median: float, comparison: Comparison) -> boo
     return abs(shift) > allowed
 
 
+def _counted(comparison: Comparison, canary: Counts, primary: Counts) -> tuple[float, float, float, float]:
+    """(p-value, shift in points, canary rate, primary rate) of two success rates given by counts.
+
+    Fisher's exact test on the 2x2 table of failed and succeeded requests: exact at any count, and,
+    unlike a rank test on per-step rates, it neither loses the requests' number (a step with 30
+    requests weighs as much as one with 3,000) nor mistakes the canary's smaller share of traffic for
+    a difference (few requests make its per-step rates coarse).
+    """
+    c_failed, p_failed = round(canary.failed), round(primary.failed)
+    table = [[c_failed, round(canary.total) - c_failed], [p_failed, round(primary.total) - p_failed]]
+    # The success rate falls when the canary's odds of failing rise.
+    alternative = {Direction.DECREASE: "greater", Direction.INCREASE: "less", Direction.EITHER: "two-sided"}
+    from scipy.stats import fisher_exact  # noqa: PLC0415 - see the module docstring
+
+    p_value = float(fisher_exact(table, alternative=alternative[comparison.direction]).pvalue)
+    return p_value, canary.rate - primary.rate, canary.rate, primary.rate
+
+
 def judge(
     samples: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     comparisons: Sequence[Comparison],
     *,
+    counts: Mapping[str, tuple[Counts, Counts]] | None = None,
     confidence: float = 0.98,
     pass_score: float = 95.0,
     marginal_score: float = 75.0,
 ) -> Judgement:
-    """Judge every comparison from ``samples[name] = (canary samples, primary samples)``."""
+    """Judge every comparison from ``samples[name] = (canary samples, primary samples)``, or, for a
+    success rate known by its request counts, ``counts[name] = (canary, primary)`` (then
+    ``min_samples`` is a number of requests)."""
     alpha = 1.0 - confidence
     partial: list[MetricResult] = []
     judged: list[tuple[int, float]] = []  # (index in partial, raw p-value)
     extra: dict[int, tuple[float, float, float, Comparison]] = {}
     for comparison in comparisons:
+        if counts is not None and comparison.name in counts:
+            canary, primary = counts[comparison.name]
+            n_c, n_p = round(canary.total), round(primary.total)
+            if n_c < comparison.min_samples or n_p < comparison.min_samples:
+                partial.append(
+                    MetricResult(
+                        comparison.name, Verdict.INCONCLUSIVE, n_c, n_p, critical=comparison.critical
+                    )
+                )
+                continue
+            p_value, shift, c_rate, p_rate = _counted(comparison, canary, primary)
+            extra[len(partial)] = (shift, c_rate, p_rate, comparison)
+            judged.append((len(partial), p_value))
+            partial.append(MetricResult(comparison.name, Verdict.PASS, n_c, n_p, p_value=p_value))
+            continue
         canary_raw, primary_raw = samples.get(comparison.name, ((), ()))
         c, p = _clean(canary_raw), _clean(primary_raw)
         if len(c) < comparison.min_samples or len(p) < comparison.min_samples:

@@ -345,7 +345,8 @@ class MetricComparison(KubeModel):
     critical: bool | None = None
     """A regression of this metric fails the run whatever the score."""
     min_samples: Annotated[int, Field(ge=3, le=10000)] | None = None
-    """Fewer samples on either side hold the weight instead of judging; default 10."""
+    """Fewer samples on either side hold the weight instead of judging (for the builtin
+    request-success-rate, compared by its request counts: fewer requests); default 10."""
 
     @property
     def tolerance_or_default(self) -> float:

@@ -31,7 +31,13 @@ from tests.support.workload import StandIn, Traffic
 
 APP = "shop"
 METRICS = [
-    {"name": "request-success-rate", "interval": "10s", "thresholdRange": {"min": 99}},
+    {
+        "name": "request-success-rate",
+        "interval": "10s",
+        "thresholdRange": {"min": 99},
+        # Judged by its request counts (Fisher's exact test): at least 20 requests per side.
+        "compare": {"minSamples": 20},
+    },
     {
         "name": "request-duration",
         "interval": "10s",
@@ -128,6 +134,8 @@ def test_a_healthy_canary_is_promoted(cluster: Cluster, namespace: str, analysed
     rate = metric(status, "request-success-rate")
     assert rate["result"] == "passed"
     assert rate["value"] >= 99
+    assert rate["canarySamples"] >= 20  # requests, counted since the run started
+    assert rate["pValue"] is not None
     duration = metric(status, "request-duration")
     assert duration["result"] == "passed"
     assert duration["canarySamples"] >= 5

@@ -34,6 +34,7 @@ def test_threshold_range_and_the_deprecated_threshold() -> None:
 def test_judge_defaults_per_metric() -> None:
     rate = comparison("request-success-rate", MetricComparison())
     assert rate.direction is Direction.DECREASE  # a success rate regresses when it falls
+    assert rate.ceiling == 100  # and its tolerance is a share of the failure rate, not of ~100%
     latency = comparison("request-duration", MetricComparison())
     assert latency.direction is Direction.INCREASE
     assert (latency.tolerance, latency.min_samples, latency.critical) == (0.1, 10, False)

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from canary.adapters.kube.client import KubeClient
-from canary.adapters.metrics.builtin import BUILTIN, SUCCESS_RATE, Observer, query
+from canary.adapters.metrics.builtin import BUILTIN, SUCCESS_RATE, Observer, counts, query
 from canary.adapters.metrics.prometheus import (
     Endpoint,
     MetricsError,
@@ -42,7 +42,7 @@ from canary.adapters.metrics.prometheus import (
     QueryFailed,
 )
 from canary.adapters.metrics.templates import TemplateError, TemplateModel, render
-from canary.core.judge import Comparison, Direction, Judgement, MetricResult, Verdict, judge
+from canary.core.judge import Comparison, Counts, Direction, Judgement, MetricResult, Verdict, judge
 from canary.core.observations import Cause, CheckFailure, CheckOutcome, MetricEvidence
 from canary.models.base import parse_duration
 from canary.models.canary import (
@@ -90,6 +90,8 @@ class _Prepared:
     queries: dict[str, str] = field(default_factory=dict)
     #: the same, rendered with {{ interval }} = the judge's step (compare only)
     sampled: dict[str, str] = field(default_factory=dict)
+    #: builtin success rate, compared: (succeeded, all) request count templates per side
+    counted: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class InvalidMetric(Exception):
@@ -109,6 +111,7 @@ class MetricAnalysis:
         failures: list[CheckFailure] = []
         evidence: dict[str, MetricEvidence] = {}
         compared: dict[str, tuple[list[float], list[float]]] = {}
+        counted: dict[str, tuple[Counts, Counts]] = {}
         comparisons: list[Comparison] = []
         for metric in metrics:
             try:
@@ -125,7 +128,10 @@ class MetricAnalysis:
                     continue
             if metric.compare is not None:
                 try:
-                    compared[metric.name] = self._samples(ctx, prepared)
+                    if prepared.counted:
+                        counted[metric.name] = self._counts(ctx, prepared)
+                    else:
+                        compared[metric.name] = self._samples(ctx, prepared)
                 except MetricsError as e:
                     message = f"query failed on {prepared.provider.where}: {e}"
                     failures.append(CheckFailure(metric.name, message, Cause.QUERY_FAILED))
@@ -134,7 +140,7 @@ class MetricAnalysis:
                 comparisons.append(comparison(metric.name, metric.compare))
         score = None
         if comparisons:
-            judgement = judge_samples(ctx.spec, compared, comparisons)
+            judgement = judge_samples(ctx.spec, compared, comparisons, counted)
             score = judgement.score
             failures.extend(judged_failures(judgement))
             for result in judgement.metrics:
@@ -145,6 +151,7 @@ class MetricAnalysis:
     # ------------------------------------------------------------------------------ building
     def _prepare(self, ctx: AnalysisContext, metric: CanaryMetric) -> _Prepared:
         spec = ctx.spec
+        observed: Observer | None = None  # set for builtin metrics
         if metric.template_ref is not None:
             template, endpoint = self._template(ctx, metric.template_ref)
             text: str | dict[str, str] = template
@@ -158,9 +165,12 @@ class MetricAnalysis:
                 )
             endpoint = Endpoint(spec.metrics_server or self.default_server)
             text = {side: query(observer, metric.name, side) for side in _SIDES}
+            observed = observer
         else:  # refused by the CRD's validation; kept for objects written before it
             raise InvalidMetric(f"{metric.name} is not builtin and has neither query nor templateRef")
         prepared = _Prepared(metric, self.providers.get(endpoint))
+        if observed is not None and metric.name == SUCCESS_RATE and metric.compare is not None:
+            prepared.counted = {side: counts(observed, side) for side in _SIDES}
         step = _step_seconds(ctx)
         for side in _SIDES:
             source = text[side] if isinstance(text, dict) else text
@@ -229,12 +239,28 @@ class MetricAnalysis:
             )
         return range_check(metric, value)
 
+    def _counts(self, ctx: AnalysisContext, prepared: _Prepared) -> tuple[Counts, Counts]:
+        """Succeeded and all requests of each side since the run started (at most the window)."""
+        seconds = max(int((ctx.now - _start(ctx)).total_seconds()), 1)
+        sides = []
+        for side in _SIDES:
+            good, total = (
+                self._count(prepared, render(q, _model(ctx, prepared.metric, side, f"{seconds}s")))
+                for q in prepared.counted[side]
+            )
+            sides.append(Counts(failed=max(total - good, 0.0), total=total))
+        return sides[0], sides[1]
+
+    @staticmethod
+    def _count(prepared: _Prepared, query_text: str) -> float:
+        try:
+            return prepared.provider.instant(query_text)
+        except NoValues:
+            return 0.0  # no requests: the judge holds (too few)
+
     def _samples(self, ctx: AnalysisContext, prepared: _Prepared) -> tuple[list[float], list[float]]:
         step = _step_seconds(ctx)
-        window = parse_duration(_judge(ctx.spec).get("window") or DEFAULT_JUDGE_WINDOW)
-        start = ctx.now - timedelta(seconds=window)
-        if ctx.started is not None and ctx.started > start:
-            start = ctx.started
+        start = _start(ctx)
         # The first sample covers [start, start + step]: nothing from before the run.
         first = start + timedelta(seconds=step)
         if first >= ctx.now:
@@ -244,16 +270,27 @@ class MetricAnalysis:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _start(ctx: AnalysisContext) -> datetime:
+    """Where the judge's window begins: the run's start, or ``judge.window`` ago if that is later."""
+    window = parse_duration(_judge(ctx.spec).get("window") or DEFAULT_JUDGE_WINDOW)
+    start = ctx.now - timedelta(seconds=window)
+    if ctx.started is not None and ctx.started > start:
+        start = ctx.started
+    return start
+
+
 def judge_samples(
     spec: CanarySpec,
     samples: dict[str, tuple[list[float], list[float]]],
     comparisons: list[Comparison],
+    counted: dict[str, tuple[Counts, Counts]] | None = None,
 ) -> Judgement:
     """The judge with the Canary's settings (pure; the decision-quality benchmark uses it)."""
     settings = _judge(spec)
     return judge(
         samples,
         comparisons,
+        counts=counted,
         confidence=settings.get("confidence") or DEFAULT_CONFIDENCE,
         pass_score=_or(settings.get("pass_score"), DEFAULT_PASS_SCORE),
         marginal_score=_or(settings.get("marginal_score"), DEFAULT_MARGINAL_SCORE),
@@ -328,6 +365,7 @@ def comparison(name: str, c: MetricComparison) -> Comparison:
         absolute_tolerance=c.absolute_tolerance or 0.0,
         critical=bool(c.critical),
         min_samples=c.min_samples_or_default,
+        ceiling=100.0 if name == SUCCESS_RATE else None,
     )
 
 

@@ -61,15 +61,19 @@ _LATENCY = {
 }
 
 
-def query(provider: Observer, metric: str, side: str = "canary") -> str:
-    """The query template of builtin ``metric`` for ``side`` ("canary" or "primary")."""
-    if metric not in BUILTIN:
-        raise KeyError(metric)
-    selector = (
+def _selector(provider: Observer, side: str) -> str:
+    return (
         _SELECTORS[provider]
         .replace("CANARY", 'canary!=""' if side == "canary" else 'canary=""')
         .replace("SIDE", side)
     )
+
+
+def query(provider: Observer, metric: str, side: str = "canary") -> str:
+    """The query template of builtin ``metric`` for ``side`` ("canary" or "primary")."""
+    if metric not in BUILTIN:
+        raise KeyError(metric)
+    selector = _selector(provider, side)
     if metric == SUCCESS_RATE:
         series, good = _REQUESTS[provider]
         return _RATIO.replace("GOOD", f"{series}{{{selector}, {good}}}").replace(
@@ -84,3 +88,17 @@ def query(provider: Observer, metric: str, side: str = "canary") -> str:
         )
     bucket, to_ms = _LATENCY[provider]
     return _P99.replace("BUCKET", f"{bucket}{{{selector}}}") + to_ms
+
+
+_INCREASE = "sum(increase(SERIES[{{ interval }}]))"
+
+
+def counts(provider: Observer, side: str = "canary") -> tuple[str, str]:
+    """Query templates of the succeeded and of all requests of ``side`` over ``{{ interval }}``: the
+    judge compares success rates by their counts.  (nginx exports its requests the same way.)"""
+    selector = _selector(provider, side)
+    series, good = _REQUESTS[provider]
+    return (
+        _INCREASE.replace("SERIES", f"{series}{{{selector}, {good}}}"),
+        _INCREASE.replace("SERIES", f"{series}{{{selector}}}"),
+    )

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from canary.core.judge import Comparison, Direction, Verdict, hodges_lehmann, holm, judge
+from canary.core.judge import Comparison, Counts, Direction, Verdict, hodges_lehmann, holm, judge
 
 RNG = np.random.default_rng(7)
 
@@ -108,3 +108,36 @@ def test_holm_keeps_false_failures_at_the_confidence_across_many_metrics() -> No
 
 def test_hodges_lehmann() -> None:
     assert hodges_lehmann(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 2.0
+
+
+def test_a_success_rate_tolerance_is_a_share_of_the_failure_rate() -> None:
+    # 99.5% -> 98.5%: three times the failures.  10% of 99.5 would tolerate it; 10% of 0.5 does not.
+    canary = list(RNG.normal(98.5, 0.2, 30))
+    primary = list(RNG.normal(99.5, 0.2, 30))
+    plain = Comparison("success", Direction.DECREASE, tolerance=0.1)
+    assert judge({"success": (canary, primary)}, [plain]).verdict is Verdict.PASS
+    share = Comparison("success", Direction.DECREASE, tolerance=0.1, ceiling=100.0)
+    assert judge({"success": (canary, primary)}, [share]).verdict is Verdict.FAIL
+
+
+def test_a_success_rate_known_by_its_counts_is_compared_with_fishers_exact_test() -> None:
+    latency = Comparison("latency", tolerance=0.1)
+    rate = Comparison("success", Direction.DECREASE, tolerance=0.1, ceiling=100.0, min_samples=10)
+    lat = {"latency": (lognormal(100), lognormal(100))}
+    # 2.5% failures on 2,000 canary requests against 0.5% on 18,000: a clear regression.
+    worse = {"success": (Counts(failed=50, total=2000), Counts(failed=90, total=18000))}
+    result = judge(lat, [latency, rate], counts=worse)
+    assert result.verdict is Verdict.FAIL
+    metric = next(m for m in result.metrics if m.name == "success")
+    assert metric.verdict is Verdict.FAIL
+    assert (metric.canary_samples, metric.primary_samples) == (2000, 18000)
+    assert metric.shift is not None
+    assert metric.shift == pytest.approx(-2.0)
+    # The same rate, and a canary better than the primary, pass.
+    same = {"success": (Counts(failed=10, total=2000), Counts(failed=90, total=18000))}
+    assert judge(lat, [latency, rate], counts=same).verdict is Verdict.PASS
+    better = {"success": (Counts(failed=0, total=2000), Counts(failed=90, total=18000))}
+    assert judge(lat, [latency, rate], counts=better).verdict is Verdict.PASS
+    # Too few requests on a side: inconclusive, whatever they show.
+    few = {"success": (Counts(failed=5, total=8), Counts(failed=90, total=18000))}
+    assert judge(lat, [latency, rate], counts=few).verdict is Verdict.INCONCLUSIVE
