@@ -45,12 +45,11 @@ from canary.core.observations import (
     CheckFailure,
     CheckKind,
     CheckOutcome,
-    MetricEvidence,
     Observations,
     Readiness,
     Routes,
 )
-from canary.models.canary import Canary, CanaryMetric, CanarySpec, CanaryStatus, Phase, Provider
+from canary.models.canary import Canary, CanaryMetric, CanarySpec, CanaryStatus, MetricStatus, Phase, Provider
 
 INTERVAL = 60.0
 STEP = 15.0
@@ -147,7 +146,7 @@ def outcome(
 ) -> CheckOutcome:
     success, latency = traffic.interval(weight)
     failures: list[CheckFailure] = []
-    evidence: list[MetricEvidence] = []
+    evidence: list[MetricStatus] = []
     if method == "thresholds":
         for metric, value in zip(metrics, (success, latency), strict=True):
             if math.isnan(value):

@@ -45,7 +45,6 @@ from canary.models.canary import (
     CanaryStatus,
     Condition,
     HookType,
-    MetricStatus,
     Phase,
     Provider,
     Strategy,
@@ -386,21 +385,7 @@ _REASONS = {
 
 def _record_analysis(t: _Tick, outcome: CheckOutcome) -> None:
     """Keep the evidence in the status (status.lastAnalysis and the Analysis condition)."""
-    metrics = [
-        MetricStatus(
-            name=e.name,
-            result=e.result,
-            message=e.message,
-            value=e.value,
-            canary_median=e.canary_median,
-            primary_median=e.primary_median,
-            shift=e.shift,
-            p_value=e.p_value,
-            canary_samples=e.canary_samples,
-            primary_samples=e.primary_samples,
-        )
-        for e in outcome.evidence
-    ]
+    metrics = list(outcome.evidence)
     t.set(
         last_analysis=AnalysisStatus(
             time=timestamp(t.now), result=outcome.result, score=outcome.score, metrics=metrics

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from canary.models.canary import MetricStatus
+
 
 @dataclass(frozen=True)
 class Readiness:
@@ -74,20 +76,11 @@ class CheckFailure:
     cause: Cause = Cause.CHECK_FAILED
 
 
-@dataclass(frozen=True)
-class MetricEvidence:
-    """What one metric showed (kept in status.lastAnalysis)."""
-
-    name: str
-    result: Literal["passed", "failed", "held"]
-    message: str
-    value: float | None = None
-    canary_median: float | None = None
-    primary_median: float | None = None
-    shift: float | None = None
-    p_value: float | None = None
-    canary_samples: int | None = None
-    primary_samples: int | None = None
+def evidence(
+    name: str, result: Literal["passed", "failed", "held"], message: str, **fields: float | int | None
+) -> MetricStatus:
+    """What one metric showed, as kept in status.lastAnalysis (value, judge's medians, shift...)."""
+    return MetricStatus(name=name, result=result, message=message, **fields)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -97,7 +90,7 @@ class CheckOutcome:
     passed: bool
     failures: tuple[CheckFailure, ...] = ()
     held: bool = False
-    evidence: tuple[MetricEvidence, ...] = ()
+    evidence: tuple[MetricStatus, ...] = ()
     #: the judge's score, when metrics were compared
     score: float | None = None
 
@@ -111,7 +104,7 @@ class CheckOutcome:
 
     @classmethod
     def combine(
-        cls, failures: list[CheckFailure], evidence: list[MetricEvidence], score: float | None = None
+        cls, failures: list[CheckFailure], evidence: list[MetricStatus], score: float | None = None
     ) -> CheckOutcome:
         """Failed if any failure counts; held if every one holds; passed without any."""
         counted = [f for f in failures if f.cause not in HOLDING]

@@ -714,17 +714,17 @@ class MetricStatus(KubeModel):
     value: float | None = None
     """The canary's value (instant query)."""
     canary_median: float | None = None
-    """Judge: median of the canary's samples."""
+    """Judge: median of the canary's samples (its rate, for a success rate compared by counts)."""
     primary_median: float | None = None
-    """Judge: median of the primary's samples."""
+    """Judge: median of the primary's samples (its rate, for a success rate compared by counts)."""
     shift: float | None = None
     """Judge: Hodges-Lehmann shift, canary minus primary, in the metric's unit."""
     p_value: float | None = None
-    """Judge: Holm-adjusted p-value of the Mann-Whitney U test."""
+    """Judge: Holm-adjusted p-value (Mann-Whitney U; Fisher's exact test for a success rate by counts)."""
     canary_samples: int | None = None
-    """Judge: samples of the canary."""
+    """Judge: samples of the canary (requests, for a success rate compared by counts)."""
     primary_samples: int | None = None
-    """Judge: samples of the primary."""
+    """Judge: samples of the primary (requests, for a success rate compared by counts)."""
 
 
 class AnalysisStatus(KubeModel):

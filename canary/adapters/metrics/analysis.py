@@ -43,7 +43,7 @@ from canary.adapters.metrics.prometheus import (
 )
 from canary.adapters.metrics.templates import TemplateError, TemplateModel, render
 from canary.core.judge import Comparison, Counts, Direction, Judgement, MetricResult, Verdict, judge
-from canary.core.observations import Cause, CheckFailure, CheckOutcome, MetricEvidence
+from canary.core.observations import Cause, CheckFailure, CheckOutcome, evidence
 from canary.models.base import parse_duration
 from canary.models.canary import (
     DEFAULT_CONFIDENCE,
@@ -53,6 +53,7 @@ from canary.models.canary import (
     CanaryMetric,
     CanarySpec,
     MetricComparison,
+    MetricStatus,
     MetricTemplateRef,
     Provider,
 )
@@ -109,7 +110,7 @@ class MetricAnalysis:
         analysis = ctx.spec.effective_analysis
         metrics = list(analysis.metrics or []) if analysis else []
         failures: list[CheckFailure] = []
-        evidence: dict[str, MetricEvidence] = {}
+        shown: dict[str, MetricStatus] = {}
         compared: dict[str, tuple[list[float], list[float]]] = {}
         counted: dict[str, tuple[Counts, Counts]] = {}
         comparisons: list[Comparison] = []
@@ -118,11 +119,11 @@ class MetricAnalysis:
                 prepared = self._prepare(ctx, metric)
             except InvalidMetric as e:
                 failures.append(CheckFailure(metric.name, str(e), Cause.INVALID_METRIC))
-                evidence[metric.name] = MetricEvidence(metric.name, "failed", str(e))
+                shown[metric.name] = evidence(metric.name, "failed", str(e))
                 continue
             if metric.threshold_range is not None or metric.threshold is not None or metric.compare is None:
                 failure, seen = self._check_value(prepared)
-                evidence[metric.name] = seen
+                shown[metric.name] = seen
                 if failure is not None:
                     failures.append(failure)
                     continue
@@ -135,7 +136,7 @@ class MetricAnalysis:
                 except MetricsError as e:
                     message = f"query failed on {prepared.provider.where}: {e}"
                     failures.append(CheckFailure(metric.name, message, Cause.QUERY_FAILED))
-                    evidence[metric.name] = MetricEvidence(metric.name, "failed", message)
+                    shown[metric.name] = evidence(metric.name, "failed", message)
                     continue
                 comparisons.append(comparison(metric.name, metric.compare))
         score = None
@@ -144,8 +145,8 @@ class MetricAnalysis:
             score = judgement.score
             failures.extend(judged_failures(judgement))
             for result in judgement.metrics:
-                evidence[result.name] = _merge(evidence.get(result.name), result, judgement.verdict)
-        ordered = [evidence[m.name] for m in metrics if m.name in evidence]
+                shown[result.name] = _merge(shown.get(result.name), result, judgement.verdict)
+        ordered = [shown[m.name] for m in metrics if m.name in shown]
         return CheckOutcome.combine(failures, ordered, score)
 
     # ------------------------------------------------------------------------------ building
@@ -223,18 +224,16 @@ class MetricAnalysis:
         return template.spec.query, endpoint
 
     # ------------------------------------------------------------------------------ querying
-    def _check_value(self, prepared: _Prepared) -> tuple[CheckFailure | None, MetricEvidence]:
+    def _check_value(self, prepared: _Prepared) -> tuple[CheckFailure | None, MetricStatus]:
         metric = prepared.metric
         try:
             value = prepared.provider.instant(prepared.queries["canary"])
         except NoValues as e:
             message = f"no values ({e}): is the canary receiving traffic?"
-            return CheckFailure(metric.name, message, Cause.NO_VALUES), MetricEvidence(
-                metric.name, "held", message
-            )
+            return CheckFailure(metric.name, message, Cause.NO_VALUES), evidence(metric.name, "held", message)
         except QueryFailed as e:
             message = f"query failed on {prepared.provider.where}: {e}"
-            return CheckFailure(metric.name, message, Cause.QUERY_FAILED), MetricEvidence(
+            return CheckFailure(metric.name, message, Cause.QUERY_FAILED), evidence(
                 metric.name, "failed", message
             )
         return range_check(metric, value)
@@ -329,7 +328,7 @@ def _step_seconds(ctx: AnalysisContext) -> float:
     return max(ctx.interval / 4, 1.0)
 
 
-def range_check(metric: CanaryMetric, value: float) -> tuple[CheckFailure | None, MetricEvidence]:
+def range_check(metric: CanaryMetric, value: float) -> tuple[CheckFailure | None, MetricStatus]:
     """The canary's value against the metric's range (pure; the decision-quality benchmark uses it)."""
     low, high = _range(metric)
     shown = f"{value:.4g}"
@@ -339,8 +338,8 @@ def range_check(metric: CanaryMetric, value: float) -> tuple[CheckFailure | None
         message = f"{shown} is above the maximum {high:g}"
     else:
         bounds = f"[{'-' if low is None else f'{low:g}'}, {'-' if high is None else f'{high:g}'}]"
-        return None, MetricEvidence(metric.name, "passed", f"{shown} within {bounds}", value=value)
-    return CheckFailure(metric.name, message, Cause.OUT_OF_RANGE), MetricEvidence(
+        return None, evidence(metric.name, "passed", f"{shown} within {bounds}", value=value)
+    return CheckFailure(metric.name, message, Cause.OUT_OF_RANGE), evidence(
         metric.name, "failed", message, value=value
     )
 
@@ -388,7 +387,7 @@ def judged_failures(judgement: Judgement) -> list[CheckFailure]:
     ]
 
 
-def _merge(seen: MetricEvidence | None, result: MetricResult, overall: Verdict) -> MetricEvidence:
+def _merge(seen: MetricStatus | None, result: MetricResult, overall: Verdict) -> MetricStatus:
     """The instant value (if any) and the judge's evidence, in one entry."""
     if seen is not None and seen.result == "failed":
         return seen
@@ -398,7 +397,7 @@ def _merge(seen: MetricEvidence | None, result: MetricResult, overall: Verdict) 
     elif result.verdict is Verdict.FAIL and overall is Verdict.FAIL:
         outcome = "failed"
     message = result.describe() if seen is None else f"{seen.message}; judge: {result.describe()}"
-    return MetricEvidence(
+    return evidence(
         result.name,
         outcome,
         message,

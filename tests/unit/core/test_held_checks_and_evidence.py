@@ -5,7 +5,7 @@ has its own event reason."""
 
 from __future__ import annotations
 
-from canary.core.observations import Cause, CheckFailure, CheckKind, CheckOutcome, MetricEvidence
+from canary.core.observations import Cause, CheckFailure, CheckKind, CheckOutcome, evidence
 from canary.models.canary import Phase
 from tests.unit.core.sim import World, make_spec
 
@@ -16,8 +16,8 @@ def no_values(kind: CheckKind, world: World) -> CheckOutcome:
     if kind is not CheckKind.ANALYSIS:
         return CheckOutcome.ok()
     failure = CheckFailure("request-success-rate", "no values: web is not receiving traffic", Cause.NO_VALUES)
-    evidence = MetricEvidence("request-success-rate", "held", "no values")
-    return CheckOutcome.combine([failure], [evidence])
+    seen = evidence("request-success-rate", "held", "no values")
+    return CheckOutcome.combine([failure], [seen])
 
 
 def test_no_values_hold_the_weight_and_fail_safe_after_max_held_checks() -> None:
@@ -45,7 +45,7 @@ def test_a_held_check_then_passing_checks_promote() -> None:
             calls["n"] += 1
             if calls["n"] == 1:
                 return no_values(kind, world)
-            return CheckOutcome.combine([], [MetricEvidence("request-success-rate", "passed", "99.9 >= 99")])
+            return CheckOutcome.combine([], [evidence("request-success-rate", "passed", "99.9 >= 99")])
         return CheckOutcome.ok()
 
     world = World(make_spec(METRICS), checks=held_once)
@@ -65,7 +65,7 @@ def test_evidence_and_the_analysis_condition_follow_the_last_check() -> None:
         message = "98.1 is below the minimum 99"
         return CheckOutcome.combine(
             [CheckFailure("request-success-rate", message, Cause.OUT_OF_RANGE)],
-            [MetricEvidence("request-success-rate", "failed", message, value=98.1)],
+            [evidence("request-success-rate", "failed", message, value=98.1)],
         )
 
     world = World(make_spec(METRICS), checks=out_of_range)
