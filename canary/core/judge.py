@@ -196,6 +196,32 @@ def _counted(comparison: Comparison, canary: Counts, primary: Counts) -> tuple[f
     return p_value, canary.rate - primary.rate, canary.rate, primary.rate
 
 
+def _measure(
+    comparison: Comparison,
+    samples: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    counts: Mapping[str, tuple[Counts, Counts]] | None,
+) -> tuple[int, int, tuple[float, float, float, float] | None]:
+    """(canary n, primary n, and unless either is below ``min_samples``: p-value, shift, canary
+    median or rate, primary median or rate) of one comparison, by counts or by samples."""
+    if counts is not None and comparison.name in counts:
+        canary, primary = counts[comparison.name]
+        n_c, n_p = round(canary.total), round(primary.total)
+        if min(n_c, n_p) < comparison.min_samples:
+            return n_c, n_p, None
+        return n_c, n_p, _counted(comparison, canary, primary)
+    canary_raw, primary_raw = samples.get(comparison.name, ((), ()))
+    c, p = _clean(canary_raw), _clean(primary_raw)
+    if min(len(c), len(p)) < comparison.min_samples:
+        return len(c), len(p), None
+    measured = (
+        _test(c, p, comparison.direction),
+        hodges_lehmann(c, p),
+        float(np.median(c)),
+        float(np.median(p)),
+    )
+    return len(c), len(p), measured
+
+
 def judge(
     samples: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     comparisons: Sequence[Comparison],
@@ -213,36 +239,16 @@ def judge(
     judged: list[tuple[int, float]] = []  # (index in partial, raw p-value)
     extra: dict[int, tuple[float, float, float, Comparison]] = {}
     for comparison in comparisons:
-        if counts is not None and comparison.name in counts:
-            canary, primary = counts[comparison.name]
-            n_c, n_p = round(canary.total), round(primary.total)
-            if n_c < comparison.min_samples or n_p < comparison.min_samples:
-                partial.append(
-                    MetricResult(
-                        comparison.name, Verdict.INCONCLUSIVE, n_c, n_p, critical=comparison.critical
-                    )
-                )
-                continue
-            p_value, shift, c_rate, p_rate = _counted(comparison, canary, primary)
-            extra[len(partial)] = (shift, c_rate, p_rate, comparison)
-            judged.append((len(partial), p_value))
-            partial.append(MetricResult(comparison.name, Verdict.PASS, n_c, n_p, p_value=p_value))
-            continue
-        canary_raw, primary_raw = samples.get(comparison.name, ((), ()))
-        c, p = _clean(canary_raw), _clean(primary_raw)
-        if len(c) < comparison.min_samples or len(p) < comparison.min_samples:
+        n_c, n_p, measured = _measure(comparison, samples, counts)
+        if measured is None:
             partial.append(
-                MetricResult(
-                    comparison.name, Verdict.INCONCLUSIVE, len(c), len(p), critical=comparison.critical
-                )
+                MetricResult(comparison.name, Verdict.INCONCLUSIVE, n_c, n_p, critical=comparison.critical)
             )
             continue
-        p_value = _test(c, p, comparison.direction)
-        shift = hodges_lehmann(c, p)
-        c_med, p_med = float(np.median(c)), float(np.median(p))
-        extra[len(partial)] = (shift, c_med, p_med, comparison)
+        p_value, shift, c_mid, p_mid = measured
+        extra[len(partial)] = (shift, c_mid, p_mid, comparison)
         judged.append((len(partial), p_value))
-        partial.append(MetricResult(comparison.name, Verdict.PASS, len(c), len(p), p_value=p_value))
+        partial.append(MetricResult(comparison.name, Verdict.PASS, n_c, n_p, p_value=p_value))
 
     adjusted = holm([pv for _, pv in judged])
     results = list(partial)
