@@ -385,6 +385,27 @@ class JudgeSettings(KubeModel):
     window: Duration | None = None
     """Longest lookback for samples (never before the current run started); default 30m."""
 
+    # ---- accessors: defaults in one place ------------------------------------------------------
+    @property
+    def confidence_or_default(self) -> float:
+        return DEFAULT_CONFIDENCE if self.confidence is None else self.confidence
+
+    @property
+    def pass_score_or_default(self) -> float:
+        return DEFAULT_PASS_SCORE if self.pass_score is None else self.pass_score
+
+    @property
+    def marginal_score_or_default(self) -> float:
+        return DEFAULT_MARGINAL_SCORE if self.marginal_score is None else self.marginal_score
+
+    @property
+    def window_seconds(self) -> float:
+        return parse_duration(self.window or DEFAULT_JUDGE_WINDOW)
+
+    def step_seconds(self, interval: float) -> float:
+        """The sample step; default a quarter of the analysis ``interval`` in effect, at least 1s."""
+        return parse_duration(self.step) if self.step else max(interval / 4, 1.0)
+
 
 class CanaryMetric(KubeModel):
     """A check run at every analysis tick."""
@@ -630,6 +651,11 @@ class CanarySpec(KubeModel):
         a = self.effective_analysis
         seconds = parse_duration(a.interval) if a and a.interval else DEFAULT_INTERVAL_SECONDS
         return max(seconds, minimum)
+
+    @property
+    def judge(self) -> JudgeSettings:
+        a = self.effective_analysis
+        return a.judge if a and a.judge else JudgeSettings()
 
     @property
     def max_held_checks(self) -> int:

@@ -44,12 +44,7 @@ from canary.adapters.metrics.prometheus import (
 from canary.adapters.metrics.templates import TemplateError, TemplateModel, render
 from canary.core.judge import Comparison, Counts, Direction, Judgement, MetricResult, Verdict, judge
 from canary.core.observations import Cause, CheckFailure, CheckOutcome, evidence
-from canary.models.base import parse_duration
 from canary.models.canary import (
-    DEFAULT_CONFIDENCE,
-    DEFAULT_JUDGE_WINDOW,
-    DEFAULT_MARGINAL_SCORE,
-    DEFAULT_PASS_SCORE,
     CanaryMetric,
     CanarySpec,
     MetricComparison,
@@ -172,7 +167,7 @@ class MetricAnalysis:
         prepared = _Prepared(metric, self.providers.get(endpoint))
         if observed is not None and metric.name == SUCCESS_RATE and metric.compare is not None:
             prepared.counted = {side: counts(observed, side) for side in _SIDES}
-        step = _step_seconds(ctx)
+        step = ctx.spec.judge.step_seconds(ctx.interval)
         for side in _SIDES:
             source = text[side] if isinstance(text, dict) else text
             try:
@@ -258,7 +253,7 @@ class MetricAnalysis:
             return 0.0  # no requests: the judge holds (too few)
 
     def _samples(self, ctx: AnalysisContext, prepared: _Prepared) -> tuple[list[float], list[float]]:
-        step = _step_seconds(ctx)
+        step = ctx.spec.judge.step_seconds(ctx.interval)
         start = _start(ctx)
         # The first sample covers [start, start + step]: nothing from before the run.
         first = start + timedelta(seconds=step)
@@ -271,8 +266,7 @@ class MetricAnalysis:
 # ---------------------------------------------------------------------------------------------- helpers
 def _start(ctx: AnalysisContext) -> datetime:
     """Where the judge's window begins: the run's start, or ``judge.window`` ago if that is later."""
-    window = parse_duration(_judge(ctx.spec).get("window") or DEFAULT_JUDGE_WINDOW)
-    start = ctx.now - timedelta(seconds=window)
+    start = ctx.now - timedelta(seconds=ctx.spec.judge.window_seconds)
     if ctx.started is not None and ctx.started > start:
         start = ctx.started
     return start
@@ -285,14 +279,14 @@ def judge_samples(
     counted: dict[str, tuple[Counts, Counts]] | None = None,
 ) -> Judgement:
     """The judge with the Canary's settings (pure; the decision-quality benchmark uses it)."""
-    settings = _judge(spec)
+    settings = spec.judge
     return judge(
         samples,
         comparisons,
         counts=counted,
-        confidence=settings.get("confidence") or DEFAULT_CONFIDENCE,
-        pass_score=_or(settings.get("pass_score"), DEFAULT_PASS_SCORE),
-        marginal_score=_or(settings.get("marginal_score"), DEFAULT_MARGINAL_SCORE),
+        confidence=settings.confidence_or_default,
+        pass_score=settings.pass_score_or_default,
+        marginal_score=settings.marginal_score_or_default,
     )
 
 
@@ -309,23 +303,6 @@ def _model(ctx: AnalysisContext, metric: CanaryMetric, side: str, interval: str)
         interval=interval,
         variables=dict(metric.template_variables or {}),
     )
-
-
-def _judge(spec: CanarySpec) -> dict[str, Any]:
-    analysis = spec.effective_analysis
-    settings = analysis.judge if analysis else None
-    return settings.model_dump() if settings else {}
-
-
-def _or(value: float | None, default: float) -> float:
-    return default if value is None else value
-
-
-def _step_seconds(ctx: AnalysisContext) -> float:
-    configured = _judge(ctx.spec).get("step")
-    if configured:
-        return parse_duration(configured)
-    return max(ctx.interval / 4, 1.0)
 
 
 def range_check(metric: CanaryMetric, value: float) -> tuple[CheckFailure | None, MetricStatus]:
