@@ -18,7 +18,8 @@ Canary spec written as a user would write it.  Methods:
 * ``thresholds``: Flagger's builtin checks as its docs suggest them: request-success-rate min 99,
   request-duration max 500 ms.
 * ``judge``: both metrics compared with the primary at the defaults (direction increase, tolerance
-  10% of the primary's median, 10 samples minimum, confidence 0.98, Holm across the two).
+  10% of the primary's median, 10 samples minimum, confidence 0.98 for the whole run, Holm across
+  the two), or at ``--confidence``.
 
 Scenarios: healthy (the canary behaves like the primary: 0.5% errors, 100 ms median latency), error
 rate +0.5 / +1 / +2 / +5 percentage points, latency +25% / +50% / +100%.  Printed per method and
@@ -77,7 +78,7 @@ SCENARIOS = [
 BASE_ERROR, BASE_LATENCY_S, SIGMA = 0.005, 0.100, 0.5
 
 
-def spec(method: str) -> CanarySpec:
+def spec(method: str, confidence: float | None = None) -> CanarySpec:
     if method == "thresholds":
         metrics: list[dict[str, Any]] = [
             {"name": RATE, "thresholdRange": {"min": 99}},
@@ -94,6 +95,7 @@ def spec(method: str) -> CanarySpec:
             "maxWeight": 50,
             "threshold": 2,
             "metrics": metrics,
+            **({"judge": {"confidence": confidence}} if confidence is not None else {}),
         },
     }
     return Canary.model_validate({"spec": body}).spec
@@ -159,7 +161,7 @@ def outcome(
     comparisons = [comparison(m.name, m.compare) for m in metrics if m.compare is not None]
     (c_failed, c_total), (p_failed, p_total) = traffic.counts
     counted = {RATE: (Counts(c_failed, c_total), Counts(p_failed, p_total))}
-    judgement = judge_samples(canary, traffic.samples, comparisons, counted)
+    judgement = judge_samples(canary, traffic.samples, comparisons, counted, INTERVAL)
     return CheckOutcome.combine(judged_failures(judgement), evidence, judgement.score)
 
 
@@ -208,13 +210,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rps", type=float, default=20.0, help="total requests per second")
+    parser.add_argument("--scenarios", nargs="*", help="only these scenarios (names as printed)")
+    parser.add_argument(
+        "--confidence", type=float, help="the judge's confidence (default: the spec's default)"
+    )
+    parser.add_argument(
+        "--methods", nargs="*", default=["thresholds", "judge"], choices=["thresholds", "judge"]
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     results: list[dict[str, Any]] = []
     print(f"{'method':<11} {'scenario':<15} {'rolled back':>11} {'within 5':>9} {'median intervals':>17}")
-    for method in ("thresholds", "judge"):
-        canary = spec(method)
-        for scenario in SCENARIOS:
+    scenarios = [s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios]
+    for method in args.methods:
+        canary = spec(method, args.confidence)
+        for scenario in scenarios:
             latencies = [run(method, canary, scenario, rng, args.rps) for _ in range(args.runs)]
             rolled = [t for t in latencies if t is not None]
             row = {
@@ -231,7 +241,8 @@ def main() -> None:
                 f"{row['within_5_intervals']:>9.1%} {median:>17}",
                 flush=True,
             )
-    print(json.dumps({"runs": args.runs, "rps": args.rps, "seed": args.seed, "results": results}))
+    summary = {"runs": args.runs, "rps": args.rps, "seed": args.seed, "confidence": args.confidence}
+    print(json.dumps(summary | {"results": results}))
 
 
 if __name__ == "__main__":

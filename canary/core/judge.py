@@ -23,11 +23,18 @@ How it judges, after Kayenta (see docs/analysis.md):
   by those counts instead, with Fisher's exact test on failed and succeeded requests; its shift is
   the difference of the two rates, in points.
 * Holm's step-down correction across the judged metrics keeps the family-wise false-failure rate at
-  ``1 - confidence`` however many metrics are compared.
+  the per-check level however many metrics are compared.
+* The checks of a run judge accumulating data, so a chance failure at one check tends to repeat at
+  the next and reach the failure threshold.  The per-check level is therefore not ``1 - confidence``
+  but Pocock's constant level for the number of checks the run plans (``looks``; see
+  ``per_check_level``): a healthy canary fails *any* check of its run with a chance of about
+  ``1 - confidence``.
 * The score is the share of judged metrics that passed, 0-100.  A failed ``critical`` metric fails
-  the run whatever the score.  Any inconclusive metric makes the judgement inconclusive; otherwise
-  the score decides: at least ``pass_score`` passes, at least ``marginal_score`` is marginal (held,
-  like inconclusive), below fails.
+  the run whatever the score.  So do failures that leave the score below ``marginal_score`` even if
+  every inconclusive metric passed (a clear regression is not held up by a metric still gathering
+  samples).  Otherwise any inconclusive metric makes the judgement inconclusive, and then the score
+  decides: at least ``pass_score`` passes, at least ``marginal_score`` is marginal (held, like
+  inconclusive), below fails.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 import numpy as np
 
@@ -222,6 +230,53 @@ def _measure(
     return len(c), len(p), measured
 
 
+#: The largest number of checks per run the per-check level is computed for (more are treated as this).
+MAX_LOOKS = 60
+
+
+@lru_cache(maxsize=256)
+def per_check_level(alpha: float, looks: int) -> float:
+    """The level for each of ``looks`` tests on accumulating data such that, when nothing differs,
+    the chance that *any* of them fails is ``alpha`` (Pocock's constant boundary, one-sided).
+
+    The tests of one run judge the data since the run started, so consecutive ones share most of
+    their data: their statistics behave like a random walk seen at the checks, ``S_k / sqrt(k)``.
+    Testing each at ``alpha`` would fail a healthy canary at some check far more often than
+    ``alpha``; Bonferroni (``alpha / looks``) ignores how much the checks overlap and costs power.
+    The boundary ``c`` with ``P(max_k S_k / sqrt(k) > c) = alpha`` is found by bisection, the
+    probability by propagating the walk's density over a grid, numerically (no simulation).
+    """
+    looks = max(1, min(looks, MAX_LOOKS))
+    if looks == 1:
+        return alpha
+    h = 0.025
+    kernel_x = np.arange(-8.0, 8.0 + h / 2, h)
+    kernel = np.exp(-0.5 * kernel_x**2) * h / math.sqrt(2 * math.pi)
+    low = -8.0 * math.sqrt(looks)
+
+    def crossing(c: float) -> float:
+        grid = np.arange(low, c + h / 2, h)  # S_1 below c * sqrt(1)
+        density = np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi)
+        for k in range(2, looks + 1):
+            top = c * math.sqrt(k)
+            # The density of S_k: the last one convolved with one more standard normal step.
+            spread = np.convolve(density, kernel)
+            start = grid[0] + kernel_x[0]
+            grid = start + h * np.arange(spread.size)
+            keep = (grid <= top) & (grid >= low)
+            grid, density = grid[keep], spread[keep]
+        return 1.0 - float(density.sum() * h)
+
+    lo, hi = 0.0, 6.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if crossing(mid) > alpha:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * math.erfc(hi / math.sqrt(2))
+
+
 def judge(
     samples: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     comparisons: Sequence[Comparison],
@@ -230,11 +285,15 @@ def judge(
     confidence: float = 0.98,
     pass_score: float = 95.0,
     marginal_score: float = 75.0,
+    looks: int = 1,
 ) -> Judgement:
     """Judge every comparison from ``samples[name] = (canary samples, primary samples)``, or, for a
     success rate known by its request counts, ``counts[name] = (canary, primary)`` (then
-    ``min_samples`` is a number of requests)."""
-    alpha = 1.0 - confidence
+    ``min_samples`` is a number of requests).
+
+    ``looks``: how many checks of accumulating data the run plans; ``1 - confidence`` is the chance
+    that a healthy canary fails any one of them (see ``per_check_level``), not each of them."""
+    alpha = per_check_level(round(1.0 - confidence, 12), looks)
     partial: list[MetricResult] = []
     judged: list[tuple[int, float]] = []  # (index in partial, raw p-value)
     extra: dict[int, tuple[float, float, float, Comparison]] = {}
@@ -270,7 +329,9 @@ def judge(
 
     scored = [r for r in results if r.verdict in (Verdict.PASS, Verdict.FAIL)]
     score = 100.0 * sum(r.verdict is Verdict.PASS for r in scored) / len(scored) if scored else None
-    if any(r.critical and r.verdict is Verdict.FAIL for r in results):
+    # The best score the undecided metrics could still lead to, if every one of them passed.
+    best = 100.0 * sum(r.verdict is not Verdict.FAIL for r in results) / len(results) if results else 100.0
+    if any(r.critical and r.verdict is Verdict.FAIL for r in results) or best < marginal_score:
         verdict = Verdict.FAIL
     elif any(r.verdict is Verdict.INCONCLUSIVE for r in results) or score is None:
         verdict = Verdict.INCONCLUSIVE

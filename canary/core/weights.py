@@ -34,3 +34,18 @@ def next_primary_weight_during_promotion(spec: CanarySpec, primary: int) -> int:
     if step <= 0:
         return 100
     return min(primary + step, 100)
+
+
+def planned_checks(spec: CanarySpec) -> int:
+    """How many passing analysis checks a run takes to reach promotion: one per weight step up to
+    ``maxWeight`` (or per iteration for A/B testing and blue/green), the last one at the cap."""
+    analysis = spec.effective_analysis
+    if analysis is not None and analysis.iterations:
+        return analysis.iterations
+    weight, checks = 0, 0
+    while checks <= 100:
+        following = next_canary_weight(spec, weight)
+        if following == weight:
+            break
+        weight, checks = following, checks + 1
+    return max(checks, 1)

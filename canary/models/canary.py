@@ -374,7 +374,9 @@ class JudgeSettings(KubeModel):
     )
 
     confidence: Annotated[float, Field(ge=0.5, lt=1)] | None = None
-    """Confidence of each test; 1 - confidence bounds the false failures per check; default 0.98."""
+    """1 - confidence bounds the chance that a healthy canary fails any check of a run (the level of each
+    check is set for the number of checks the run plans, and Holm's correction spreads it across the compared
+    metrics); default 0.98."""
     pass_score: Annotated[float, Field(ge=0, le=100)] | None = None
     """Share of compared metrics (percent) that must pass; default 95."""
     marginal_score: Annotated[float, Field(ge=0, le=100)] | None = None

@@ -27,6 +27,7 @@ is complete; the decision is the same (any counted failure fails the check).
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -44,6 +45,7 @@ from canary.adapters.metrics.prometheus import (
 from canary.adapters.metrics.templates import TemplateError, TemplateModel, render
 from canary.core.judge import Comparison, Counts, Direction, Judgement, MetricResult, Verdict, judge
 from canary.core.observations import Cause, CheckFailure, CheckOutcome, evidence
+from canary.core.weights import planned_checks
 from canary.models.canary import (
     CanaryMetric,
     CanarySpec,
@@ -136,7 +138,7 @@ class MetricAnalysis:
                 comparisons.append(comparison(metric.name, metric.compare))
         score = None
         if comparisons:
-            judgement = judge_samples(ctx.spec, compared, comparisons, counted)
+            judgement = judge_samples(ctx.spec, compared, comparisons, counted, ctx.interval)
             score = judgement.score
             failures.extend(judged_failures(judgement))
             for result in judgement.metrics:
@@ -276,7 +278,8 @@ def judge_samples(
     spec: CanarySpec,
     samples: dict[str, tuple[list[float], list[float]]],
     comparisons: list[Comparison],
-    counted: dict[str, tuple[Counts, Counts]] | None = None,
+    counted: dict[str, tuple[Counts, Counts]] | None,
+    interval: float,
 ) -> Judgement:
     """The judge with the Canary's settings (pure; the decision-quality benchmark uses it)."""
     settings = spec.judge
@@ -287,7 +290,21 @@ def judge_samples(
         confidence=settings.confidence_or_default,
         pass_score=settings.pass_score_or_default,
         marginal_score=settings.marginal_score_or_default,
+        looks=planned_looks(spec, comparisons, set(counted or ()), interval),
     )
+
+
+def planned_looks(spec: CanarySpec, comparisons: list[Comparison], counted: set[str], interval: float) -> int:
+    """How many times a run's judge looks at its accumulating data when all goes well: the checks
+    that wait for ``minSamples`` samples (one per ``judge.step``; counted success rates need no
+    wait), then one per weight step (or iteration) until promotion."""
+    per_check = max(interval / spec.judge.step_seconds(interval), 1.0)
+    waiting = [
+        math.ceil(c.min_samples / per_check) - 1
+        for c in comparisons
+        if c.name not in counted and c.min_samples
+    ]
+    return planned_checks(spec) + max([0, *waiting])
 
 
 def _model(ctx: AnalysisContext, metric: CanaryMetric, side: str, interval: str) -> TemplateModel:

@@ -1,15 +1,26 @@
 """The statistical judge on known samples: it fails clear regressions beyond the tolerance, passes
 noise and negligible shifts, holds when samples are too few, controls the family-wise error across
-metrics (Holm), and lets a critical metric fail the run on its own."""
+metrics (Holm) and across the checks of a run (Pocock), and lets a critical metric fail the run on
+its own."""
 
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pytest
 
-from canary.core.judge import Comparison, Counts, Direction, Verdict, hodges_lehmann, holm, judge
+from canary.core.judge import (
+    Comparison,
+    Counts,
+    Direction,
+    Verdict,
+    hodges_lehmann,
+    holm,
+    judge,
+    per_check_level,
+)
 
 RNG = np.random.default_rng(7)
 
@@ -141,3 +152,43 @@ def test_a_success_rate_known_by_its_counts_is_compared_with_fishers_exact_test(
     # Too few requests on a side: inconclusive, whatever they show.
     few = {"success": (Counts(failed=5, total=8), Counts(failed=90, total=18000))}
     assert judge(lat, [latency, rate], counts=few).verdict is Verdict.INCONCLUSIVE
+
+
+def test_a_clear_regression_fails_while_another_metric_still_gathers_samples() -> None:
+    # Two metrics, one failed, one inconclusive: even if it passed, the score would be 50 < 75.
+    rate = Comparison("success", Direction.DECREASE, tolerance=0.1, ceiling=100.0)
+    worse = {"success": (Counts(failed=50, total=2000), Counts(failed=90, total=18000))}
+    short = {"latency": ([1.0, 2.0], lognormal(1))}
+    result = judge(short, [Comparison("latency"), rate], counts=worse)
+    assert result.verdict is Verdict.FAIL
+    # With ten metrics still gathering samples one failure could still end at 91 (marginal): held.
+    names = [f"m{i}" for i in range(10)]
+    many = judge(short | {n: ([1.0], [1.0]) for n in names}, [rate, *map(Comparison, names)], counts=worse)
+    assert many.verdict is Verdict.INCONCLUSIVE
+
+
+def test_the_per_check_level_keeps_any_false_failure_in_a_run_at_alpha() -> None:
+    assert per_check_level(0.02, 1) == 0.02
+    levels = [per_check_level(0.02, k) for k in (2, 4, 8, 16)]
+    assert levels == sorted(levels, reverse=True)
+    assert all(0.02 / k < level < 0.02 for k, level in zip((2, 4, 8, 16), levels, strict=True))
+    # Pocock's published boundary for five looks at 2.5% one-sided is z = 2.413.
+    assert NormalDist().inv_cdf(1 - per_check_level(0.025, 5)) == pytest.approx(2.413, abs=0.01)
+    # Checked by simulation: a random walk seen at 8 checks crosses the level about 2% of the time.
+    rng = np.random.default_rng(3)
+    walks = np.cumsum(rng.standard_normal((200_000, 8)), axis=1) / np.sqrt(np.arange(1, 9))
+    crossed = (walks > NormalDist().inv_cdf(1 - per_check_level(0.02, 8))).any(axis=1).mean()
+    assert crossed == pytest.approx(0.02, abs=0.002)
+    # Each check at 2% would fail a healthy run at some check about three times as often.
+    assert (walks > NormalDist().inv_cdf(0.98)).any(axis=1).mean() > 0.05
+
+
+def test_more_planned_checks_demand_stronger_evidence_per_check() -> None:
+    # p = 0.0048 one-sided: a failure when the run plans one check, a pass when it plans sixteen.
+    worse = {"success": (Counts(failed=8, total=400), Counts(failed=20, total=3600))}
+    rate = Comparison("success", Direction.DECREASE, tolerance=0.1, ceiling=100.0)
+    one = judge({}, [rate], counts=worse, looks=1)
+    assert one.verdict is Verdict.FAIL
+    assert one.metrics[0].p_value is not None
+    assert 0.0033 < one.metrics[0].p_value < 0.02
+    assert judge({}, [rate], counts=worse, looks=16).verdict is Verdict.PASS

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from canary.core.weights import next_canary_weight, next_primary_weight_during_promotion
+from canary.core.weights import next_canary_weight, next_primary_weight_during_promotion, planned_checks
 from tests.unit.core.sim import make_spec
 
 
@@ -49,3 +49,10 @@ def test_primary_weight_during_promotion(promotion_step: int | None, start: int,
     if promotion_step:
         analysis["stepWeightPromotion"] = promotion_step
     assert next_primary_weight_during_promotion(make_spec(analysis), start) == expected
+
+
+def test_planned_checks_count_the_weight_steps_or_iterations() -> None:
+    assert planned_checks(make_spec({"stepWeight": 10, "maxWeight": 50})) == 5
+    assert planned_checks(make_spec({"stepWeight": 20, "maxWeight": 50})) == 3  # 20, 40, 50
+    assert planned_checks(make_spec({"stepWeights": [1, 5, 25, 60]})) == 4
+    assert planned_checks(make_spec({"iterations": 7})) == 7
