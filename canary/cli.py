@@ -143,6 +143,12 @@ def render_crd(doc: dict[str, object]) -> str:
     "--identity", default=None, help="Name of this replica (default: hostname plus a random suffix)."
 )
 @click.option("--workers", type=int, default=16, show_default=True, help="Threads running ticks at once.")
+@click.option(
+    "--event-webhook",
+    envvar="EVENT_WEBHOOK_URL",
+    default=None,
+    help="POST every canary event here (JSON, as event webhooks) unless the canary has its own event hook.",
+)
 @click.option("--lease-seconds", type=float, default=15.0, show_default=True, help="Lease duration.")
 @click.option("--renew-seconds", type=float, default=5.0, show_default=True, help="Lease renewal period.")
 def run(
@@ -160,6 +166,7 @@ def run(
     leader_election_namespace: str | None,
     identity: str | None,
     workers: int,
+    event_webhook: str | None,
     lease_seconds: float,
     renew_seconds: float,
 ) -> None:
@@ -188,5 +195,6 @@ def run(
         lease_seconds=lease_seconds,
         renew_seconds=renew_seconds,
         workers=workers,
+        event_webhook=event_webhook,
     )
     run_controller(settings, kubeconfig=kubeconfig, liveness=liveness, metrics_address=metrics_address)

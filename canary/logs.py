@@ -34,3 +34,7 @@ def configure(level: str, fmt: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JSONFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # httpx logs every request with its full URL at INFO; webhook and alert URLs can carry credentials
+    # (userinfo, a token in the query), and secrets are never logged: only its warnings get through.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

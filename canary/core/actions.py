@@ -43,6 +43,7 @@ class Reason(StrEnum):
     TERMINATING = "Terminating"
     TERMINATED = "Terminated"
     UNSUPPORTED = "Unsupported"
+    POST_ROLLOUT = "PostRollout"
 
 
 class EventType(StrEnum):
@@ -74,6 +75,13 @@ class ScaleTarget(Action):
 @dataclass(frozen=True)
 class PromoteToPrimary(Action):
     """Copy the target's pod template (and its ConfigMaps/Secrets) to the primary."""
+
+
+@dataclass(frozen=True)
+class RunPostRolloutHooks(Action):
+    """The run ended (Succeeded or Failed): call the post-rollout hooks, without waiting for them."""
+
+    phase: str
 
 
 @dataclass(frozen=True)

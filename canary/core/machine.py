@@ -32,6 +32,7 @@ from canary.core.actions import (
     PromoteToPrimary,
     Reason,
     RecordEvent,
+    RunPostRolloutHooks,
     ScaleTarget,
     SetWeights,
     normal,
@@ -248,6 +249,16 @@ def _maybe_start(t: _Tick) -> None:
         return
     if h == s.last_applied_spec and s.phase is not Phase.WAITING:
         return  # nothing new (a Failed revision stays failed until the target changes)
+    if s.phase is Phase.WAITING and t.hooks(HookType.ROLLBACK) and t.check(CheckKind.ROLLBACK).passed:
+        # Flagger documents the rollback hook in Waiting but never calls it there: the revision waiting
+        # for approval is rejected; it was never scaled up, and stays Failed until the target changes.
+        t.set(last_applied_spec=h, tracked_configs=t.obs.tracked_configs or None)
+        _rollback(
+            t,
+            Reason.ROLLED_BACK,
+            f"Revision {h} rejected while waiting for approval: a rollback webhook asked for it",
+        )
+        return
     if t.hooks(HookType.CONFIRM_ROLLOUT):
         outcome = t.check(CheckKind.CONFIRM_ROLLOUT)
         if not outcome.passed:
@@ -544,6 +555,8 @@ def _finalise(t: _Tick) -> None:
             f"{t.target} scaled to zero",
         )
     )
+    if t.hooks(HookType.POST_ROLLOUT):
+        t.emit(RunPostRolloutHooks(Phase.SUCCEEDED.value))
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -609,9 +622,12 @@ def _fail(t: _Tick, reason: Reason, message: str, *, weights: SetWeights | None)
         t.set(canary_weight=0)
     else:
         t.set(canary_weight=weights.canary)
+    ran = t.status.phase not in (Phase.NONE, Phase.INITIALIZING)
     t.set(phase=Phase.FAILED, iterations=0, canary_unready_since=None, primary_unready_since=None)
     t.failure = message
     t.emit(warning(reason, message))
+    if ran and t.hooks(HookType.POST_ROLLOUT):
+        t.emit(RunPostRolloutHooks(Phase.FAILED.value))
 
 
 _PROMOTED: dict[Phase, tuple[Literal["True", "False", "Unknown"], str]] = {

@@ -23,6 +23,7 @@ from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.leader import LeaderElector
 from canary.adapters.metrics.analysis import MetricAnalysis
 from canary.adapters.recorder import MetricsRecorder
+from canary.adapters.webhooks import WebhookClient
 from canary.operator import handlers
 from canary.operator.checks import CheckRunner
 from canary.operator.settings import Settings
@@ -96,7 +97,8 @@ def run_controller(
         recorder = MetricsRecorder(registry, __version__)
         recorder.count_requests(kube.api)
         start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)  # noqa: S104 - in a Pod
-    checks = CheckRunner(MetricAnalysis(kube, settings.metrics_server))
+    webhooks = WebhookClient()
+    checks = CheckRunner(MetricAnalysis(kube, settings.metrics_server), webhooks)
     controller = Controller(kube, settings, leader=leader, recorder=recorder, checks=checks)
     wakeups = handlers.Wakeups(recorder)
     caches.subscribe(wakeups.changed)

@@ -28,3 +28,5 @@ class Settings:
     renew_seconds: float = 5.0
     #: threads running ticks at once (each tick waits on the API server most of the time)
     workers: int = 16
+    #: where every event goes for canaries without an event hook of their own (Flagger: -event-webhook)
+    event_webhook: str | None = None

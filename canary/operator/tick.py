@@ -33,6 +33,7 @@ from canary.core.actions import (
     PromoteToPrimary,
     Reason,
     RecordEvent,
+    RunPostRolloutHooks,
     ScaleTarget,
     SetWeights,
     normal,
@@ -43,6 +44,7 @@ from canary.core.machine import Decided, NeedChecks, parse_timestamp, step, time
 from canary.core.observations import CheckKind, CheckOutcome, Observations, Routes
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Condition, Phase
 from canary.operator.checks import CheckRunner
+from canary.operator.notices import Notices
 from canary.operator.settings import Settings
 
 DEFAULT_INTERVAL = 60.0
@@ -93,6 +95,9 @@ class Controller:
         self.workloads = Workloads(kube)
         self.events = EventRecorder(kube, settings.identity)
         self.checks = checks or CheckRunner()
+        self.notices = Notices(
+            self.checks.webhooks, self.events, event_webhook=settings.event_webhook, clock=clock
+        )
 
     def leading(self) -> bool:
         return self.leader is None or self.leader.is_leader()
@@ -157,6 +162,8 @@ class Controller:
                 now,
                 interval=spec.interval_seconds(self.settings.min_interval),
                 started=_time(canary.status.analysis_start_time),
+                phase=canary.status.phase.value,
+                checksum=view.revision or "",
             )
             obs = obs.with_checks(self._run_checks(result.kinds, context))
             result = step(spec, canary.status, obs, now, provider=provider, generation=generation)
@@ -197,6 +204,7 @@ class Controller:
         now: datetime,
     ) -> None:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        phase, checksum = result.status.phase.value, view.revision or ""
         if route_ctx is not None:  # the routes follow this tick's status (a new run: new session cookies)
             route_ctx = dataclasses.replace(route_ctx, session=session_for(spec, result.status))
         for action in result.actions:
@@ -208,6 +216,9 @@ class Controller:
                 self.workloads.promote(view, name)
             elif isinstance(action, RecordEvent):
                 self.events.record(body, action, now)
+                self.notices.event(body, spec, action, phase=phase, checksum=checksum, now=now)
+            elif isinstance(action, RunPostRolloutHooks):
+                self.notices.post_rollout(body, spec, action.phase, checksum)
 
     def _patch_status(
         self, namespace: str, name: str, old: CanaryStatus, new: CanaryStatus, version: str | None

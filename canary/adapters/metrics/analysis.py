@@ -62,6 +62,8 @@ OBSERVERS = {
     Provider.GATEWAYAPI: Observer.KUBERNETES,
     Provider.ISTIO: Observer.ISTIO,
     Provider.NGINX: Observer.NGINX,
+    Provider.LINKERD: Observer.LINKERD,
+    Provider.CONTOUR: Observer.CONTOUR,
 }
 _SIDES = ("canary", "primary")
 
@@ -77,6 +79,9 @@ class AnalysisContext:
     interval: float
     #: when the run started (status.analysisStartTime); samples are never taken from before it
     started: datetime | None = None
+    #: the canary's phase and the revision under analysis, as webhook payloads carry them
+    phase: str = ""
+    checksum: str = ""
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from canary.core.actions import PromoteToPrimary, RecordEvent, ScaleTarget, SetWeights
+from canary.core.actions import PromoteToPrimary, RecordEvent, RunPostRolloutHooks, ScaleTarget, SetWeights
 from canary.core.machine import Decided, NeedChecks, step
 from canary.core.observations import CheckKind, CheckOutcome, Observations, Readiness, Routes
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider
@@ -60,6 +60,8 @@ class World:
     events: list[RecordEvent] = field(default_factory=list)
     weights: list[tuple[int, int]] = field(default_factory=list)
     asked: list[CheckKind] = field(default_factory=list)
+    #: the phase of each run that ended with a call of the post-rollout hooks
+    post_rollout: list[str] = field(default_factory=list)
 
     def observe(self) -> Observations:
         primary = (
@@ -107,6 +109,8 @@ class World:
                 self.primary_ready_at = self.tick_no + 1 + self.primary_rollout_ticks
             elif isinstance(action, RecordEvent):
                 self.events.append(action)
+            elif isinstance(action, RunPostRolloutHooks):
+                self.post_rollout.append(action.phase)
         self.status = result.status
         self.tick_no += 1
         self.now += timedelta(seconds=self.spec.analysis_interval_seconds)

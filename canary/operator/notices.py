@@ -1,0 +1,112 @@
+"""What the controller tells the outside world without waiting for it: event webhooks and
+post-rollout hooks.
+
+Who calls this: ``canary.operator.tick`` after it recorded an event or the core ended a run.  Every
+call goes through a ``Dispatcher`` (its own threads, a bounded queue), so a slow or dead receiver
+never delays a tick; a tick only enqueues.
+
+* Each receiver (URL) has its own lane in the dispatcher: a hung receiver delays only itself.
+* Event hooks receive every event of their canary (Flagger's payload plus ``eventMessage``,
+  ``eventType``, ``eventReason``, ``timestamp``); a canary without an event hook of its own sends to
+  the controller's ``--event-webhook``, if set.  A failed delivery is logged, never retried forever.
+* Post-rollout hooks are called when a run ends (Succeeded or Failed).  Their outcome is an event on
+  the Canary: Normal when the hook answered 2xx, Warning with its answer otherwise (as Flagger).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from canary.adapters.kube.events import EventRecorder
+from canary.adapters.webhooks import Dispatcher, WebhookClient, payload
+from canary.core.actions import Reason, RecordEvent, normal, warning
+from canary.models.canary import CanarySpec, CanaryWebhook, HookType
+
+log = logging.getLogger(__name__)
+
+
+class Notices:
+    def __init__(
+        self,
+        webhooks: WebhookClient,
+        events: EventRecorder,
+        *,
+        event_webhook: str | None = None,
+        dispatcher: Dispatcher | None = None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.webhooks = webhooks
+        self.events = events
+        self.clock = clock
+        self.dispatcher = dispatcher or Dispatcher()
+        self.global_hook = (
+            CanaryWebhook.model_validate({"name": "event-webhook", "type": "event", "url": event_webhook})
+            if event_webhook
+            else None
+        )
+
+    def event(
+        self,
+        canary: dict[str, Any],
+        spec: CanarySpec,
+        event: RecordEvent,
+        *,
+        phase: str,
+        checksum: str,
+        now: datetime,
+    ) -> None:
+        hooks = _hooks(spec, HookType.EVENT) or ([self.global_hook] if self.global_hook else [])
+        meta = canary["metadata"]
+        for hook in hooks:
+            body = payload(
+                meta["name"],
+                meta["namespace"],
+                phase,
+                checksum,
+                hook.metadata,
+                event=(event.message, event.type.value, event.reason.value, now),
+            )
+            self.dispatcher.submit(hook.url, f"event webhook {hook.name}", partial(self._deliver, hook, body))
+
+    def _deliver(self, hook: CanaryWebhook, body: dict[str, object]) -> None:
+        answer = self.webhooks.call(hook, body)
+        if not answer.ok:
+            log.warning(
+                "event webhook %s of %s/%s: %s", hook.name, body["namespace"], body["name"], answer.describe()
+            )
+
+    def post_rollout(self, canary: dict[str, Any], spec: CanarySpec, phase: str, checksum: str) -> None:
+        meta = canary["metadata"]
+        for hook in _hooks(spec, HookType.POST_ROLLOUT):
+            body = payload(meta["name"], meta["namespace"], phase, checksum, hook.metadata)
+            self.dispatcher.submit(
+                hook.url,
+                f"post-rollout webhook {hook.name}",
+                partial(self._post_rollout, canary, spec, hook, body),
+            )
+
+    def _post_rollout(
+        self, canary: dict[str, Any], spec: CanarySpec, hook: CanaryWebhook, body: dict[str, object]
+    ) -> None:
+        answer = self.webhooks.call(hook, body)
+        if answer.ok:
+            event = normal(Reason.POST_ROLLOUT, f"Post-rollout webhook {hook.name} passed")
+        else:
+            event = warning(
+                Reason.POST_ROLLOUT, f"Post-rollout webhook {hook.name} failed: {answer.describe()}"
+            )
+        now = self.clock()
+        self.events.record(canary, event, now)
+        self.event(canary, spec, event, phase=str(body["phase"]), checksum=str(body["checksum"]), now=now)
+
+    def drain(self) -> None:
+        self.dispatcher.drain()
+
+
+def _hooks(spec: CanarySpec, kind: HookType) -> list[CanaryWebhook]:
+    analysis = spec.effective_analysis
+    return [w for w in (analysis.webhooks if analysis else None) or [] if w.hook_type is kind]
