@@ -22,7 +22,10 @@ RUN python -m pip install --no-cache-dir /tmp/*.whl && rm -f /tmp/*.whl
 USER 10001:10001
 
 FROM runtime AS loadtest
-# The load tester's service lands with the webhooks issue; until then this target only carries the package.
+# The load tester (deploy/loadtest): flagger-loadtester's API on :8080, gates in a ConfigMap when run in a
+# Pod. cmd tasks run only programs allowed with --allow-cmd; none are installed here besides the built-in
+# load generator (type: load): add them in an image built FROM this target.
+EXPOSE 8080
 ENTRYPOINT ["python", "-m", "loadtest"]
 
 FROM runtime AS controller

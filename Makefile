@@ -45,7 +45,8 @@ package-check: venv  ## install the package as the Dockerfile does, into a clean
 	"$$d/venv/bin/pip" install --quiet . ; \
 	"$$d/venv/bin/canary" --help >/dev/null; \
 	"$$d/venv/bin/canary" version; \
-	"$$d/venv/bin/python" -c 'import loadtest, canary.core, canary.operator'
+	"$$d/venv/bin/python" -c 'import loadtest, canary.core, canary.operator'; \
+	"$$d/venv/bin/python" -m loadtest --version
 
 unit: venv  ## the fast tests only (no control plane)
 	$(PY) -m pytest tests/unit -q

@@ -69,7 +69,8 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def crds(cluster: Cluster) -> None:
-    """canary's CRDs, plus test-only CRDs for the other kinds it drives (Gateway API, Istio, KEDA)."""
+    """canary's CRDs, plus test-only CRDs for the other kinds it drives (Gateway API, Istio,
+    SMI, Contour, KEDA)."""
     repo = Path(__file__).resolve().parents[1]
     cluster.kubectl(
         "apply",

@@ -14,6 +14,7 @@ credentials in its userinfo or query.
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 
@@ -76,6 +78,35 @@ def payload(
     return body
 
 
+#: reads a Secret (namespace, name) -> its object, or None when it does not exist
+SecretReader = Callable[[str, str], Mapping[str, Any] | None]
+
+
+class TokenUnavailable(Exception):
+    """The Secret a hook's ``tokenSecretRef`` names, or its key, is missing."""
+
+
+def hook_token(read_secret: SecretReader | None, namespace: str, hook: CanaryWebhook) -> str | None:
+    """The bearer token of ``hook`` from its Secret in the Canary's namespace (never logged)."""
+    ref = hook.token_secret_ref
+    if ref is None:
+        return None
+    secret = read_secret(namespace, ref.name) if read_secret is not None else None
+    if secret is None:
+        raise TokenUnavailable(f"Secret {namespace}/{ref.name} (tokenSecretRef) not found")
+    if ref.key in (secret.get("stringData") or {}):
+        return str(secret["stringData"][ref.key]).strip()
+    encoded = (secret.get("data") or {}).get(ref.key)
+    if not encoded:
+        raise TokenUnavailable(f"Secret {namespace}/{ref.name} has no key {ref.key} (tokenSecretRef)")
+    try:
+        return base64.b64decode(encoded).decode().strip()
+    except (ValueError, UnicodeDecodeError):
+        raise TokenUnavailable(
+            f"Secret {namespace}/{ref.name} key {ref.key} is not valid base64 text"
+        ) from None
+
+
 def _excerpt(text: str) -> str:
     text = _CONTROL.sub(" ", text).strip()
     text = re.sub(r"\s+", " ", text)
@@ -106,23 +137,27 @@ class WebhookClient:
                 self._clients[verify] = found
             return found
 
-    def call(self, hook: CanaryWebhook, body: Mapping[str, object]) -> HookAnswer:
-        """POST ``body`` to the hook, with its timeout, retried ``retries`` times after a failure."""
+    def call(self, hook: CanaryWebhook, body: Mapping[str, object], token: str | None = None) -> HookAnswer:
+        """POST ``body`` to the hook, with its timeout, retried ``retries`` times after a failure;
+        ``token``, if given, as a bearer token."""
         client = self._client(verify=not hook.disable_tls)
         attempts = 1 + (hook.retries or 0)
         answer = HookAnswer(False, None, "not called")
         for attempt in range(attempts):
             if attempt:
                 self._sleep(min(self._backoff * 2 ** (attempt - 1), 5.0))
-            answer = self._once(client, hook, body)
+            answer = self._once(client, hook, body, token)
             if answer.ok:
                 return answer
         return answer
 
     @staticmethod
-    def _once(client: httpx.Client, hook: CanaryWebhook, body: Mapping[str, object]) -> HookAnswer:
+    def _once(
+        client: httpx.Client, hook: CanaryWebhook, body: Mapping[str, object], token: str | None
+    ) -> HookAnswer:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
-            response = client.post(hook.url, json=dict(body), timeout=hook.timeout_seconds)
+            response = client.post(hook.url, json=dict(body), headers=headers, timeout=hook.timeout_seconds)
         except httpx.TimeoutException:
             return HookAnswer(False, None, f"timed out after {hook.timeout_seconds:g}s")
         except httpx.HTTPError as e:

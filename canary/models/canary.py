@@ -52,6 +52,8 @@ class Provider(StrEnum):
     GATEWAYAPI_V1BETA1 = "gatewayapi:v1beta1"
     ISTIO = "istio"
     NGINX = "nginx"
+    LINKERD = "linkerd"
+    CONTOUR = "contour"
 
     @property
     def family(self) -> str:
@@ -474,6 +476,13 @@ class HookType(StrEnum):
     CONFIRM_TRAFFIC_INCREASE = "confirm-traffic-increase"
 
 
+class WebhookSecretRef(KubeModel):
+    name: Name
+    """Name of a Secret in the Canary's namespace."""
+    key: Annotated[str, Field(min_length=1, max_length=253)] = "token"
+    """The key holding the token; default token."""
+
+
 class CanaryWebhook(KubeModel):
     name: Name
     """Name of the webhook."""
@@ -501,6 +510,9 @@ class CanaryWebhook(KubeModel):
     """Key-value pairs sent in the payload's metadata."""
     mute_alert: bool | None = None
     """Send no notification while this gate holds the canary."""
+    token_secret_ref: WebhookSecretRef | None = None
+    """A Secret in the Canary's namespace whose key token is sent as a bearer token (our addition: the load
+    tester maps tokens to the namespaces they may act on)."""
 
     @property
     def hook_type(self) -> HookType:

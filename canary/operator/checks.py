@@ -13,7 +13,7 @@ a hook failed, so that the evidence is complete.
 from __future__ import annotations
 
 from canary.adapters.metrics.analysis import AnalysisContext, MetricAnalysis
-from canary.adapters.webhooks import WebhookClient, payload
+from canary.adapters.webhooks import SecretReader, TokenUnavailable, WebhookClient, hook_token, payload
 from canary.core.observations import CheckFailure, CheckKind, CheckOutcome
 from canary.models.canary import CanaryWebhook, HookType
 
@@ -33,9 +33,15 @@ def hooks_of(ctx: AnalysisContext, kind: HookType) -> list[CanaryWebhook]:
 
 
 class CheckRunner:
-    def __init__(self, metrics: MetricAnalysis | None = None, webhooks: WebhookClient | None = None) -> None:
+    def __init__(
+        self,
+        metrics: MetricAnalysis | None = None,
+        webhooks: WebhookClient | None = None,
+        read_secret: SecretReader | None = None,
+    ) -> None:
         self.metrics = metrics
         self.webhooks = webhooks or WebhookClient()
+        self.read_secret = read_secret
 
     def run(self, kind: CheckKind, ctx: AnalysisContext) -> CheckOutcome:
         hooks = hooks_of(ctx, _HOOKS[kind])
@@ -55,7 +61,11 @@ class CheckRunner:
 
     def _call(self, hook: CanaryWebhook, ctx: AnalysisContext) -> tuple[bool, str]:
         body = payload(ctx.name, ctx.namespace, ctx.phase, ctx.checksum, hook.metadata)
-        answer = self.webhooks.call(hook, body)
+        try:
+            token = hook_token(self.read_secret, ctx.namespace, hook)
+        except TokenUnavailable as e:
+            return False, str(e)
+        answer = self.webhooks.call(hook, body, token)
         return answer.ok, answer.describe()
 
     def _gate(self, hooks: list[CanaryWebhook], ctx: AnalysisContext) -> list[CheckFailure]:

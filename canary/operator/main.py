@@ -98,7 +98,11 @@ def run_controller(
         recorder.count_requests(kube.api)
         start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)  # noqa: S104 - in a Pod
     webhooks = WebhookClient()
-    checks = CheckRunner(MetricAnalysis(kube, settings.metrics_server), webhooks)
+    checks = CheckRunner(
+        MetricAnalysis(kube, settings.metrics_server),
+        webhooks,
+        read_secret=lambda namespace, name: kube.get_config("secret", namespace, name),
+    )
     controller = Controller(kube, settings, leader=leader, recorder=recorder, checks=checks)
     wakeups = handlers.Wakeups(recorder)
     caches.subscribe(wakeups.changed)

@@ -22,7 +22,14 @@ from functools import partial
 from typing import Any
 
 from canary.adapters.kube.events import EventRecorder
-from canary.adapters.webhooks import Dispatcher, WebhookClient, payload
+from canary.adapters.webhooks import (
+    Dispatcher,
+    SecretReader,
+    TokenUnavailable,
+    WebhookClient,
+    hook_token,
+    payload,
+)
 from canary.core.actions import Reason, RecordEvent, normal, warning
 from canary.models.canary import CanarySpec, CanaryWebhook, HookType
 
@@ -38,8 +45,10 @@ class Notices:
         event_webhook: str | None = None,
         dispatcher: Dispatcher | None = None,
         clock: Callable[[], datetime],
+        read_secret: SecretReader | None = None,
     ) -> None:
         self.webhooks = webhooks
+        self.read_secret = read_secret
         self.events = events
         self.clock = clock
         self.dispatcher = dispatcher or Dispatcher()
@@ -72,12 +81,18 @@ class Notices:
             )
             self.dispatcher.submit(hook.url, f"event webhook {hook.name}", partial(self._deliver, hook, body))
 
+    def _send(self, hook: CanaryWebhook, body: dict[str, object]) -> tuple[bool, str]:
+        try:
+            token = hook_token(self.read_secret, str(body["namespace"]), hook)
+        except TokenUnavailable as e:
+            return False, str(e)
+        answer = self.webhooks.call(hook, body, token)
+        return answer.ok, answer.describe()
+
     def _deliver(self, hook: CanaryWebhook, body: dict[str, object]) -> None:
-        answer = self.webhooks.call(hook, body)
-        if not answer.ok:
-            log.warning(
-                "event webhook %s of %s/%s: %s", hook.name, body["namespace"], body["name"], answer.describe()
-            )
+        ok, said = self._send(hook, body)
+        if not ok:
+            log.warning("event webhook %s of %s/%s: %s", hook.name, body["namespace"], body["name"], said)
 
     def post_rollout(self, canary: dict[str, Any], spec: CanarySpec, phase: str, checksum: str) -> None:
         meta = canary["metadata"]
@@ -92,13 +107,11 @@ class Notices:
     def _post_rollout(
         self, canary: dict[str, Any], spec: CanarySpec, hook: CanaryWebhook, body: dict[str, object]
     ) -> None:
-        answer = self.webhooks.call(hook, body)
-        if answer.ok:
+        ok, said = self._send(hook, body)
+        if ok:
             event = normal(Reason.POST_ROLLOUT, f"Post-rollout webhook {hook.name} passed")
         else:
-            event = warning(
-                Reason.POST_ROLLOUT, f"Post-rollout webhook {hook.name} failed: {answer.describe()}"
-            )
+            event = warning(Reason.POST_ROLLOUT, f"Post-rollout webhook {hook.name} failed: {said}")
         now = self.clock()
         self.events.record(canary, event, now)
         self.event(canary, spec, event, phase=str(body["phase"]), checksum=str(body["checksum"]), now=now)

@@ -96,7 +96,11 @@ class Controller:
         self.events = EventRecorder(kube, settings.identity)
         self.checks = checks or CheckRunner()
         self.notices = Notices(
-            self.checks.webhooks, self.events, event_webhook=settings.event_webhook, clock=clock
+            self.checks.webhooks,
+            self.events,
+            event_webhook=settings.event_webhook,
+            clock=clock,
+            read_secret=lambda namespace, name: kube.get_config("secret", namespace, name),
         )
 
     def leading(self) -> bool:

@@ -37,7 +37,7 @@ from tests.conftest import Cluster
 from tests.support.prometheus import Prometheus
 from tests.support.workload import StandIn
 
-TOKEN = "s3cret-token-value"  # noqa: S105 - a test credential
+TOKEN = "s3cret-token-value"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ apiVersion: flagger.app/v1beta1
 kind: Canary
 metadata: {name: a, namespace: t}
 spec:
-  provider: linkerd  # the mesh
+  provider: appmesh  # the mesh
   targetRef: {apiVersion: apps/v1, kind: Deployment, name: a}
   service: {port: 80}
   canaryAnalysis: {interval: 5min, stepWeight: 10}

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.routers.base import Router
+from canary.adapters.routers.contour import ContourRouter
 from canary.adapters.routers.gatewayapi import GatewayAPIRouter
 from canary.adapters.routers.istio import IstioRouter
 from canary.adapters.routers.kubernetes import KubernetesRouter
+from canary.adapters.routers.linkerd import LinkerdRouter
 from canary.adapters.routers.nginx import NginxRouter
 from canary.models.canary import Provider
 
@@ -34,4 +36,8 @@ def router_for(provider: Provider | str, kube: KubeClient) -> Router:
         return IstioRouter(kube)
     if family == "nginx":
         return NginxRouter(kube)
+    if family == "linkerd":
+        return LinkerdRouter(kube)
+    if family == "contour":
+        return ContourRouter(kube)
     raise UnknownProvider(f"provider {provider.value!r} has no router")

@@ -84,7 +84,7 @@ def test_strategy_is_derived_as_flagger_does(analysis: dict[str, Any], strategy:
 
 def test_unknown_provider_is_refused_not_replaced() -> None:
     with pytest.raises(ValidationError, match="provider"):
-        canary({"stepWeight": 10}, provider="linkerd")
+        canary({"stepWeight": 10}, provider="appmesh")
     assert canary({"stepWeight": 10}, provider="gatewayapi:v1").spec.provider is Provider.GATEWAYAPI_V1
     assert Provider.GATEWAYAPI_V1.family == "gatewayapi"
 

@@ -1,0 +1,3 @@
+module canary.dev/bench/target
+
+go 1.26
