@@ -8,7 +8,9 @@ is counted *from the moment it was due*, so that wait is in the figures too.
 
 The report gives the requests sent, the errors (transport errors and 5xx; 4xx too with
 ``errors_include_4xx``), the achieved rate, the p50/p90/p99 latency, and how many requests started
-more than 10 ms late (a sign that the cap or the machine could not keep up).  httpx is the client.
+more than 10 ms late (a sign that the cap or the machine could not keep up).  ``http://`` targets
+go through the built-in HTTP/1.1 client (``loadtest.http1``: httpx costs ten times the CPU per
+request), ``https://`` targets and ``client: httpx`` through httpx.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 
 import httpx
 import numpy as np
+
+from loadtest.http1 import Http1Pool, ProtocolError
 
 #: a request that started this much after it was due counts as late
 LATE = 0.010
@@ -38,6 +42,8 @@ class LoadSpec:
     body: bytes = b""
     timeout: float = 10.0
     errors_include_4xx: bool = False
+    #: "auto": the built-in HTTP/1.1 client for http:// (loadtest.http1), httpx for https://; "httpx": always
+    client: str = "auto"
 
     def __post_init__(self) -> None:
         if not (self.rate > 0 and math.isfinite(self.rate)):
@@ -48,6 +54,8 @@ class LoadSpec:
             raise ValueError("concurrency must be at least 1")
         if not self.url.startswith(("http://", "https://")):
             raise ValueError("url must start with http:// or https://")
+        if self.client not in ("auto", "httpx"):
+            raise ValueError("client must be auto or httpx")
 
 
 @dataclass
@@ -95,6 +103,39 @@ class LoadReport:
 Observer = Callable[[str, float], None]  # (status or error class, seconds)
 
 
+class _Sender:
+    """Sends the spec's request: the built-in HTTP/1.1 client for http://, else httpx."""
+
+    def __init__(self, spec: LoadSpec, client: httpx.AsyncClient | None) -> None:
+        self.spec = spec
+        self.headers = dict(spec.headers)
+        fast = client is None and spec.client == "auto" and spec.url.startswith("http://")
+        self.pool = Http1Pool(spec.url, spec.method, self.headers, spec.body) if fast else None
+        self.own = client is None
+        self.http = client or httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency),
+            timeout=spec.timeout,
+            follow_redirects=False,
+        )
+
+    async def request(self) -> int:
+        if self.pool is not None:
+            async with asyncio.timeout(self.spec.timeout):
+                return await self.pool.send()
+        spec = self.spec
+        response = await self.http.request(
+            spec.method, spec.url, headers=self.headers, content=spec.body or None
+        )
+        await response.aread()
+        return response.status_code
+
+    async def aclose(self) -> None:
+        if self.pool is not None:
+            await self.pool.aclose()
+        if self.own:
+            await self.http.aclose()
+
+
 async def run_load(
     spec: LoadSpec,
     *,
@@ -105,14 +146,8 @@ async def run_load(
     """Send ``rate * duration`` requests at a constant arrival rate; the report once all returned."""
     total = max(1, round(spec.rate * spec.duration))
     report = LoadReport(requested=total)
-    own = client is None
-    http = client or httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency),
-        timeout=spec.timeout,
-        follow_redirects=False,
-    )
+    sender = _Sender(spec, client)
     slots = asyncio.Semaphore(spec.concurrency)
-    headers = dict(spec.headers)
     tasks: set[asyncio.Task[None]] = set()
 
     async def one(due: float) -> None:
@@ -121,15 +156,17 @@ async def run_load(
             if started - due > LATE:
                 report.late += 1
             try:
-                response = await http.request(
-                    spec.method, spec.url, headers=headers, content=spec.body or None
-                )
-                await response.aread()
-                status = str(response.status_code)
-                failed = response.status_code >= 500 or (
-                    spec.errors_include_4xx and response.status_code >= 400
-                )
-            except httpx.HTTPError as e:
+                code = await sender.request()
+                status = str(code)
+                failed = code >= 500 or (spec.errors_include_4xx and code >= 400)
+            except (
+                httpx.HTTPError,
+                ProtocolError,
+                OSError,
+                TimeoutError,
+                ValueError,
+                asyncio.IncompleteReadError,
+            ) as e:
                 status, failed = type(e).__name__, True
             elapsed = clock() - due  # from when it was due: waiting for a slot counts
             report.sent += 1
@@ -160,6 +197,5 @@ async def run_load(
         # The span over which requests were sent: from the first to the last start, plus one period.
         report.seconds = launched - start + 1 / spec.rate
         report.wall_seconds = clock() - start
-        if own:
-            await http.aclose()
+        await sender.aclose()
     return report

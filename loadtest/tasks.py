@@ -14,7 +14,8 @@ Types (``metadata.type``, default ``cmd``, as flagger-loadtester):
 * ``load``: the built-in generator (``loadtest.generator``): ``url``, ``rate`` (per second),
   ``duration`` (``30s``, ``2m``), optional ``concurrency``, ``method``, ``headers`` (``Name: value``
   lines), ``body``, ``timeout``, ``maxErrorRate`` (a fraction: above it the task fails), ``mode``
-  (``blocking``, the default, answers with the report; ``async`` behaves like ``cmd``).
+  (``blocking``, the default, answers with the report; ``async`` behaves like ``cmd``), ``client``
+  (``auto``: the built-in HTTP/1.1 client for ``http://``, httpx for ``https://``; ``httpx``).
 
 Blocking tasks answer 200 (with the output when ``returnCmdOutput`` is ``"true"``) or 500 with the
 end of the output.  Every program runs with ``--timeout`` (default 1h) and a minimal environment.
@@ -285,6 +286,7 @@ class Tasks:
                 headers=tuple(headers),
                 body=metadata.get("body", "").encode(),
                 timeout=timeout,
+                client=metadata.get("client", "auto"),
             )
         except ValueError as e:
             raise TaskError(400, f"load task: {e}") from None
