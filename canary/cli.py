@@ -143,6 +143,7 @@ def render_crd(doc: dict[str, object]) -> str:
     "--identity", default=None, help="Name of this replica (default: hostname plus a random suffix)."
 )
 @click.option("--workers", type=int, default=16, show_default=True, help="Threads running ticks at once.")
+@click.option("--cluster-name", default=None, help="Name this cluster in notifications.")
 @click.option(
     "--event-webhook",
     envvar="EVENT_WEBHOOK_URL",
@@ -167,6 +168,7 @@ def run(
     identity: str | None,
     workers: int,
     event_webhook: str | None,
+    cluster_name: str | None,
     lease_seconds: float,
     renew_seconds: float,
 ) -> None:
@@ -196,5 +198,6 @@ def run(
         renew_seconds=renew_seconds,
         workers=workers,
         event_webhook=event_webhook,
+        cluster_name=cluster_name,
     )
     run_controller(settings, kubeconfig=kubeconfig, liveness=liveness, metrics_address=metrics_address)

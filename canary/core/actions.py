@@ -46,6 +46,14 @@ class Reason(StrEnum):
     POST_ROLLOUT = "PostRollout"
 
 
+class Severity(StrEnum):
+    """How urgent a notification is (AlertProvider routing, Flagger's levels)."""
+
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+
+
 class EventType(StrEnum):
     NORMAL = "Normal"
     WARNING = "Warning"
@@ -89,11 +97,13 @@ class RecordEvent(Action):
     type: EventType
     reason: Reason
     message: str
+    #: also notify (analysis.alerts) at this severity; None: an event only
+    alert: Severity | None = None
 
 
-def normal(reason: Reason, message: str) -> RecordEvent:
-    return RecordEvent(EventType.NORMAL, reason, message)
+def normal(reason: Reason, message: str, alert: Severity | None = None) -> RecordEvent:
+    return RecordEvent(EventType.NORMAL, reason, message, alert)
 
 
-def warning(reason: Reason, message: str) -> RecordEvent:
-    return RecordEvent(EventType.WARNING, reason, message)
+def warning(reason: Reason, message: str, alert: Severity | None = None) -> RecordEvent:
+    return RecordEvent(EventType.WARNING, reason, message, alert)

@@ -35,6 +35,7 @@ from canary.core.actions import (
     RunPostRolloutHooks,
     ScaleTarget,
     SetWeights,
+    Severity,
     normal,
     warning,
 )
@@ -115,6 +116,12 @@ class _Tick:
         if outcome is None:
             raise _Need(kind)
         return outcome
+
+    def unless_muted(self, kind: HookType) -> Severity | None:
+        """A warning notification, unless every hook of ``kind`` sets muteAlert."""
+        analysis = self.spec.effective_analysis
+        hooks = [w for w in (analysis.webhooks if analysis else None) or [] if w.hook_type is kind]
+        return None if hooks and all(w.mute_alert for w in hooks) else Severity.WARN
 
     def hooks(self, kind: HookType) -> bool:
         analysis = self.spec.effective_analysis
@@ -235,7 +242,11 @@ def _initialize(t: _Tick) -> None:
     t.emit(SetWeights(100, 0), ScaleTarget(0))
     _new_run(t, Phase.INITIALIZED)
     t.set(last_promoted_spec=t.obs.target_hash)
-    t.emit(normal(Reason.INITIALIZED, f"Initialization done: {t.target}-primary serves all traffic"))
+    t.emit(
+        normal(
+            Reason.INITIALIZED, f"Initialization done: {t.target}-primary serves all traffic", Severity.INFO
+        )
+    )
 
 
 def _maybe_start(t: _Tick) -> None:
@@ -257,6 +268,7 @@ def _maybe_start(t: _Tick) -> None:
             t,
             Reason.ROLLED_BACK,
             f"Revision {h} rejected while waiting for approval: a rollback webhook asked for it",
+            alert=Severity.WARN,
         )
         return
     if t.hooks(HookType.CONFIRM_ROLLOUT):
@@ -265,7 +277,9 @@ def _maybe_start(t: _Tick) -> None:
             if s.phase is not Phase.WAITING:
                 t.emit(
                     warning(
-                        Reason.WAITING, f"Waiting for approval to start the rollout: {outcome.describe()}"
+                        Reason.WAITING,
+                        f"Waiting for approval to start the rollout: {outcome.describe()}",
+                        t.unless_muted(HookType.CONFIRM_ROLLOUT),
                     )
                 )
             t.set(phase=Phase.WAITING)
@@ -280,7 +294,9 @@ def _maybe_start(t: _Tick) -> None:
         )
     t.emit(ScaleTarget(t.obs.scale_up_replicas))
     _new_run(t, Phase.PROGRESSING)
-    t.emit(normal(Reason.NEW_REVISION, f"New revision {h} of {t.target} detected: scaling it up"))
+    t.emit(
+        normal(Reason.NEW_REVISION, f"New revision {h} of {t.target} detected: scaling it up", Severity.INFO)
+    )
 
 
 def _analyse(t: _Tick) -> None:
@@ -310,7 +326,7 @@ def _analyse(t: _Tick) -> None:
         _start_promotion(t, "analysis is skipped (spec.skipAnalysis)")
         return
     if t.hooks(HookType.ROLLBACK) and t.check(CheckKind.ROLLBACK).passed:
-        _rollback(t, Reason.ROLLED_BACK, "Rolling back: a rollback webhook asked for it")
+        _rollback(t, Reason.ROLLED_BACK, "Rolling back: a rollback webhook asked for it", alert=Severity.WARN)
         return
     if not _checks_pass(t):
         return
@@ -426,6 +442,7 @@ def _advance_canary(t: _Tick) -> None:
                     warning(
                         Reason.WAITING,
                         f"Waiting for approval to raise the weight to {nxt}%: {outcome.describe()}",
+                        t.unless_muted(HookType.CONFIRM_TRAFFIC_INCREASE),
                     )
                 )
                 return
@@ -493,7 +510,13 @@ def _promotion_confirmed(t: _Tick) -> bool:
     if outcome.passed:
         return True
     if t.status.phase is not Phase.WAITING_PROMOTION:
-        t.emit(warning(Reason.WAITING_PROMOTION, f"Waiting for approval to promote: {outcome.describe()}"))
+        t.emit(
+            warning(
+                Reason.WAITING_PROMOTION,
+                f"Waiting for approval to promote: {outcome.describe()}",
+                t.unless_muted(HookType.CONFIRM_PROMOTION),
+            )
+        )
     t.set(phase=Phase.WAITING_PROMOTION)
     return False
 
@@ -553,6 +576,7 @@ def _finalise(t: _Tick) -> None:
             Reason.PROMOTED,
             f"Promotion completed: {t.target}-primary runs revision {t.status.last_applied_spec}; "
             f"{t.target} scaled to zero",
+            Severity.INFO,
         )
     )
     if t.hooks(HookType.POST_ROLLOUT):
@@ -610,11 +634,13 @@ def _wait_for_ready(t: _Tick, field_name: str, what: str, message: str) -> None:
         t.emit(normal(Reason.WAITING_FOR_READY, f"Waiting for {what} to become ready: {message}"))
 
 
-def _rollback(t: _Tick, reason: Reason, message: str) -> None:
-    _fail(t, reason, message, weights=SetWeights(100, 0))
+def _rollback(t: _Tick, reason: Reason, message: str, *, alert: Severity = Severity.ERROR) -> None:
+    _fail(t, reason, message, weights=SetWeights(100, 0), alert=alert)
 
 
-def _fail(t: _Tick, reason: Reason, message: str, *, weights: SetWeights | None) -> None:
+def _fail(
+    t: _Tick, reason: Reason, message: str, *, weights: SetWeights | None, alert: Severity = Severity.ERROR
+) -> None:
     if weights is not None:
         t.emit(weights)
     if weights is None or weights.primary == 100:
@@ -625,7 +651,7 @@ def _fail(t: _Tick, reason: Reason, message: str, *, weights: SetWeights | None)
     ran = t.status.phase not in (Phase.NONE, Phase.INITIALIZING)
     t.set(phase=Phase.FAILED, iterations=0, canary_unready_since=None, primary_unready_since=None)
     t.failure = message
-    t.emit(warning(reason, message))
+    t.emit(warning(reason, message, alert))
     if ran and t.hooks(HookType.POST_ROLLOUT):
         t.emit(RunPostRolloutHooks(Phase.FAILED.value))
 

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from canary.adapters.kube.events import EventRecorder
+from canary.adapters.notify import Message, Notifier, ProviderUnavailable, destination, wanted
 from canary.adapters.webhooks import (
     Dispatcher,
     SecretReader,
@@ -30,8 +31,9 @@ from canary.adapters.webhooks import (
     hook_token,
     payload,
 )
-from canary.core.actions import Reason, RecordEvent, normal, warning
-from canary.models.canary import CanarySpec, CanaryWebhook, HookType
+from canary.core.actions import Reason, RecordEvent, Severity, normal, warning
+from canary.models.alert_provider import AlertProvider
+from canary.models.canary import CanaryAlert, CanarySpec, CanaryStatus, CanaryWebhook, HookType
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,15 @@ class Notices:
         dispatcher: Dispatcher | None = None,
         clock: Callable[[], datetime],
         read_secret: SecretReader | None = None,
+        read_alert_provider: Callable[[str, str], dict[str, Any] | None] | None = None,
+        notifier: Notifier | None = None,
+        cluster: str | None = None,
     ) -> None:
         self.webhooks = webhooks
         self.read_secret = read_secret
+        self.read_alert_provider = read_alert_provider
+        self.notifier = notifier or Notifier()
+        self.cluster = cluster
         self.events = events
         self.clock = clock
         self.dispatcher = dispatcher or Dispatcher()
@@ -115,6 +123,79 @@ class Notices:
         now = self.clock()
         self.events.record(canary, event, now)
         self.event(canary, spec, event, phase=str(body["phase"]), checksum=str(body["checksum"]), now=now)
+
+    # ------------------------------------------------------------------------------ notifications
+    def alert(
+        self,
+        canary: dict[str, Any],
+        spec: CanarySpec,
+        status: CanaryStatus,
+        event: RecordEvent,
+        now: datetime,
+    ) -> None:
+        """Send ``event`` to every ``analysis.alerts[]`` entry that takes its severity."""
+        if event.alert is None:
+            return
+        analysis = spec.effective_analysis
+        alerts = [a for a in (analysis.alerts if analysis else None) or [] if wanted(a.severity, event.alert)]
+        if not alerts:
+            return
+        meta = canary["metadata"]
+        failed: tuple[tuple[str, str], ...] = ()
+        last = status.last_analysis
+        if event.alert is Severity.ERROR and last is not None:
+            failed = tuple((m.name, m.message or "") for m in last.metrics or [] if m.result == "failed")
+        message = Message(
+            canary=meta["name"],
+            namespace=meta["namespace"],
+            target=spec.target_ref.name,
+            phase=status.phase.value,
+            weight=status.canary_weight,
+            severity=event.alert,
+            reason=event.reason.value,
+            text=event.message,
+            time=now,
+            failed=failed,
+            cluster=self.cluster,
+        )
+        for entry in alerts:
+            ns = entry.provider_ref.namespace or meta["namespace"]
+            self.dispatcher.submit(
+                f"alert:{ns}/{entry.provider_ref.name}",
+                f"alert {entry.name}",
+                partial(self._notify, entry, ns, message),
+            )
+
+    def _notify(self, entry: CanaryAlert, namespace: str, message: Message) -> None:
+        try:
+            where = self._destination(entry, namespace)
+        except ProviderUnavailable as e:
+            log.warning("alert %s of %s/%s: %s", entry.name, message.namespace, message.canary, e)
+            return
+        failure = self.notifier.send(where, message)
+        if failure is not None:
+            log.warning(
+                "alert %s of %s/%s not sent: %s", entry.name, message.namespace, message.canary, failure
+            )
+
+    def _destination(self, entry: CanaryAlert, namespace: str) -> Any:
+        name = entry.provider_ref.name
+        body = self.read_alert_provider(namespace, name) if self.read_alert_provider else None
+        if body is None:
+            raise ProviderUnavailable(f"AlertProvider {namespace}/{name} not found")
+        try:
+            provider = AlertProvider.model_validate(body)
+        except ValueError as e:
+            raise ProviderUnavailable(f"AlertProvider {namespace}/{name} is not valid: {e}") from None
+        secret = None
+        if provider.spec.secret_ref is not None:
+            secret_name = provider.spec.secret_ref.name
+            secret = self.read_secret(namespace, secret_name) if self.read_secret else None
+            if secret is None:
+                raise ProviderUnavailable(
+                    f"Secret {namespace}/{secret_name} of AlertProvider {name} not found"
+                )
+        return destination(provider.spec, secret)
 
     def drain(self) -> None:
         self.dispatcher.drain()

@@ -30,3 +30,5 @@ class Settings:
     workers: int = 16
     #: where every event goes for canaries without an event hook of their own (Flagger: -event-webhook)
     event_webhook: str | None = None
+    #: named in notifications (Flagger: -cluster-name)
+    cluster_name: str | None = None

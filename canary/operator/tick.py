@@ -101,6 +101,10 @@ class Controller:
             event_webhook=settings.event_webhook,
             clock=clock,
             read_secret=lambda namespace, name: kube.get_config("secret", namespace, name),
+            read_alert_provider=lambda namespace, name: kube.get_custom(
+                "canary.dev", "v1alpha1", "alertproviders", namespace, name
+            ),
+            cluster=settings.cluster_name,
         )
 
     def leading(self) -> bool:
@@ -221,6 +225,7 @@ class Controller:
             elif isinstance(action, RecordEvent):
                 self.events.record(body, action, now)
                 self.notices.event(body, spec, action, phase=phase, checksum=checksum, now=now)
+                self.notices.alert(body, spec, result.status, action, now)
             elif isinstance(action, RunPostRolloutHooks):
                 self.notices.post_rollout(body, spec, action.phase, checksum)
 

@@ -76,3 +76,36 @@ def test_post_rollout_runs_once_per_ended_run_and_not_without_hooks() -> None:
     silent.target_revision = "rev2"
     silent.run_until(Phase.SUCCEEDED)
     assert silent.post_rollout == []
+
+
+def test_events_carry_flaggers_alert_severities_and_mute_alert_silences_a_gate() -> None:
+    promotion = {CheckKind.CONFIRM_PROMOTION: False}
+
+    def checks(kind: CheckKind, world: World) -> CheckOutcome:
+        return CheckOutcome.ok() if promotion.get(kind, True) else CheckOutcome.failed("gate", "HTTP 403")
+
+    muted = {"name": "gate", "type": "confirm-promotion", "url": "http://hooks.test/g", "muteAlert": True}
+    world = World(make_spec({"stepWeight": 50, "webhooks": [muted]}), checks=checks)
+    world.run_until(Phase.INITIALIZED)
+    world.target_revision = "rev2"
+    world.run_until(Phase.WAITING_PROMOTION)
+    promotion[CheckKind.CONFIRM_PROMOTION] = True
+    world.run_until(Phase.SUCCEEDED)
+    alerts = {e.reason.value: e.alert.value if e.alert else None for e in world.events}
+    assert alerts["Initialized"] == "info"
+    assert alerts["NewRevision"] == "info"
+    assert alerts["WaitingPromotion"] is None  # muteAlert
+    assert alerts["WeightIncreased"] is None  # progress is an event, not a notification
+    assert alerts["Promoted"] == "info"
+
+    failing = World(
+        make_spec({"stepWeight": 50, "threshold": 1, "webhooks": hooks("rollout")}),
+        checks=lambda kind, w: (
+            CheckOutcome.failed("rollout", "HTTP 500") if kind is CheckKind.ANALYSIS else CheckOutcome.ok()
+        ),
+    )
+    failing.initialize()
+    failing.target_revision = "rev2"
+    failing.run_until(Phase.FAILED)
+    assert failing.events[-1].alert is not None
+    assert failing.events[-1].alert.value == "error"
