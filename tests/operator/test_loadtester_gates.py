@@ -18,9 +18,9 @@ from tests.conftest import Cluster
 from tests.operator.conftest import (
     Controller,
     apply,
-    canary,
     deployment,
     events,
+    gateway_canary,
     set_image,
     wait_for_phase,
     wait_for_weight,
@@ -68,22 +68,13 @@ def hook(tester: LoadTester, name: str, kind: str, path: str, **fields: Any) -> 
     }
 
 
-def gateway(name: str, analysis: dict[str, Any]) -> dict[str, Any]:
-    return canary(
-        name,
-        analysis,
-        provider="gatewayapi:v1",
-        service={"port": 9898, "targetPort": "http", "gatewayRefs": [{"name": "gw"}]},
-    )
-
-
 def test_a_load_test_runs_before_the_rollout_and_a_gate_holds_promotion(
     cluster: Cluster, namespace: str, controller: Controller, tester: LoadTester
 ) -> None:
     target = HookServer()
     target.answer("/", 200, "ok")
     load = {"type": "load", "url": f"{target.url}/", "rate": "20", "duration": "1s", "method": "POST"}
-    spec = gateway(
+    spec = gateway_canary(
         "cart",
         {
             "stepWeight": 50,
@@ -122,7 +113,7 @@ def test_a_load_test_runs_before_the_rollout_and_a_gate_holds_promotion(
 def test_rollback_open_rolls_back_and_a_failing_cmd_fails_the_next_check(
     cluster: Cluster, namespace: str, controller: Controller, tester: LoadTester
 ) -> None:
-    manual = gateway(
+    manual = gateway_canary(
         "till",
         {
             "stepWeight": 10,
@@ -130,7 +121,7 @@ def test_rollback_open_rolls_back_and_a_failing_cmd_fails_the_next_check(
             "webhooks": [hook(tester, "manual", "rollback", "/rollback/check")],
         },
     )
-    broken = gateway(
+    broken = gateway_canary(
         "bin",
         {
             "stepWeight": 10,

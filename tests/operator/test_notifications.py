@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cluster
-from tests.operator.conftest import Controller, apply, canary, deployment, set_image, wait_for_phase
+from tests.operator.conftest import Controller, apply, deployment, gateway_canary, set_image, wait_for_phase
 from tests.support.hooks import HookServer
 
 
@@ -44,7 +44,7 @@ def test_alerts_reach_their_providers_by_severity(
         "metadata": {"name": "slack-url"},
         "data": {"address": base64.b64encode(f"{receiver.url}/slack".encode()).decode()},
     }
-    spec = canary(
+    spec = gateway_canary(
         "cart",
         {
             "stepWeight": 50,
@@ -56,8 +56,6 @@ def test_alerts_reach_their_providers_by_severity(
                 {"name": "gone", "severity": "error", "providerRef": {"name": "missing"}},
             ],
         },
-        provider="gatewayapi:v1",
-        service={"port": 9898, "targetPort": "http", "gatewayRefs": [{"name": "gw"}]},
     )
     apply(
         cluster,

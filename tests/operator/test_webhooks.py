@@ -19,6 +19,7 @@ from tests.operator.conftest import (
     canary,
     deployment,
     events,
+    gateway_canary,
     get_canary,
     set_image,
     wait_for_phase,
@@ -38,15 +39,6 @@ def webhook(server: HookServer, kind: str, **fields: Any) -> dict[str, Any]:
     return {"name": kind, "type": kind, "url": f"{server.url}/{kind}", "timeout": "5s", **fields}
 
 
-def gateway(name: str, analysis: dict[str, Any]) -> dict[str, Any]:
-    return canary(
-        name,
-        analysis,
-        provider="gatewayapi:v1",
-        service={"port": 9898, "targetPort": "http", "gatewayRefs": [{"name": "gw"}]},
-    )
-
-
 def test_gates_and_hooks_drive_a_rollout(
     cluster: Cluster, namespace: str, controller: Controller, hooks: HookServer
 ) -> None:
@@ -54,7 +46,7 @@ def test_gates_and_hooks_drive_a_rollout(
         hooks.answer(path, 200)
     hooks.answer("/confirm-promotion", 403, "Forbidden: waiting for the release manager")
     hooks.hold("/event")  # a receiver that never answers until the end of the test
-    spec = gateway(
+    spec = gateway_canary(
         "cart",
         {
             "stepWeight": 50,
@@ -117,7 +109,7 @@ def test_a_rollback_hook_rolls_a_progressing_canary_back(
 ) -> None:
     hooks.answer("/rollback", 403, "not now")
     hooks.answer("/confirm-traffic-increase", 200)
-    spec = gateway(
+    spec = gateway_canary(
         "till",
         {
             "stepWeight": 10,

@@ -25,9 +25,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from canary.adapters.kube.client import KubeClient
-from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
 from canary.adapters.routers.base import RouteContext
+from canary.adapters.routers.single import SingleObjectRouter
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from canary.models.canary import HTTPMatchRequest, Strategy, StringMatch
@@ -85,9 +84,8 @@ def match_conditions(m: HTTPMatchRequest, index: int) -> list[dict[str, Any]]:
     return conditions
 
 
-class ContourRouter:
-    def __init__(self, kube: KubeClient) -> None:
-        self.kube = kube
+class ContourRouter(SingleObjectRouter):
+    GROUP, VERSION, PLURAL, KIND = GROUP, VERSION, PLURAL, "HTTPProxy"
 
     # ------------------------------------------------------------------------------ building
     @staticmethod
@@ -125,64 +123,18 @@ class ContourRouter:
         out.append(self._route(ctx, [], Routes(100, 0)))
         return out
 
+    def spec(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
+        return {"routes": self.routes(ctx, routes)}
+
     def proxy(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
-        apex_meta = ctx.spec.service.apex
-        return {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "HTTPProxy",
-            "metadata": {
-                "name": ctx.apex,
-                "namespace": ctx.namespace,
-                "labels": {
-                    **((apex_meta.labels if apex_meta else None) or {}),
-                    CANARY_LABEL: ctx.canary,
-                    **MANAGED_BY,
-                },
-                "annotations": dict((apex_meta.annotations if apex_meta else None) or {}),
-            },
-            "spec": {"routes": self.routes(ctx, routes)},
-        }
-
-    # ------------------------------------------------------------------------------ Router
-    def reconcile(self, ctx: RouteContext) -> None:
-        existing = self.kube.get_custom(GROUP, VERSION, PLURAL, ctx.namespace, ctx.apex)
-        if existing is None:
-            self.kube.create_custom(GROUP, VERSION, PLURAL, self.proxy(ctx, Routes(100, 0)))
-            return
-        wanted = self.proxy(ctx, self._read(existing, ctx))
-        if existing.get("spec") != wanted["spec"]:
-            self._patch(ctx, wanted)
-
-    def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
-        wanted = self.proxy(ctx, routes)
-        if self.kube.get_custom(GROUP, VERSION, PLURAL, ctx.namespace, ctx.apex) is None:
-            # Only when reconcile never ran (a refused spec being deleted): route to the primary
-            # rather than fail the deletion on a 404.
-            self.kube.create_custom(GROUP, VERSION, PLURAL, wanted)
-            return
-        self._patch(ctx, wanted)
-
-    def get_routes(self, ctx: RouteContext) -> Routes:
-        existing = self.kube.get_custom(GROUP, VERSION, PLURAL, ctx.namespace, ctx.apex)
-        return self._read(existing, ctx) if existing else Routes(100, 0)
-
-    def _patch(self, ctx: RouteContext, wanted: dict[str, Any]) -> None:
-        # A merge patch replaces the routes list wholesale; labels are merged (others may own some).
-        patch = {"metadata": {"labels": wanted["metadata"]["labels"]}, "spec": wanted["spec"]}
-        self.kube.patch_custom(GROUP, VERSION, PLURAL, namespace=ctx.namespace, name=ctx.apex, patch=patch)
+        return self.render(ctx, routes)
 
     @staticmethod
-    def _read(proxy: dict[str, Any], ctx: RouteContext) -> Routes:
-        routes = proxy.get("spec", {}).get("routes") or []
-        if not routes:
-            return Routes(100, 0)
+    def weights(obj: dict[str, Any]) -> dict[str, int]:
         # The weighted route, or the first A/B route: the default route of A/B is always 100/0.
-        weights = {s.get("name"): int(s.get("weight") or 0) for s in routes[0].get("services") or []}
-        primary, canary = weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0)
-        total = primary + canary
-        if total == 0:
-            return Routes(100, 0)
-        return Routes(round(100 * primary / total), round(100 * canary / total))
+        routes = obj.get("spec", {}).get("routes") or []
+        services = routes[0].get("services") or [] if routes else []
+        return {s.get("name"): int(s.get("weight") or 0) for s in services}
 
     def finalize(self, ctx: RouteContext) -> None:
         """Keep the HTTPProxy (a root HTTPProxy includes it) but send it all to the apex Service."""
