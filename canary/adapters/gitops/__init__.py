@@ -1,0 +1,1 @@
+"""Writing promotions and rollbacks to Git (GitOps)."""

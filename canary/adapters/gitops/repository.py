@@ -1,0 +1,251 @@
+"""A Git repository the controller writes to: clone or fetch, find the commits behind a revision,
+revert them in one commit with machine-readable trailers, and push without ever forcing.
+
+Who calls this: the GitOps write-back (issue 6).  It runs the ``git`` program (no shell, no
+library), with an environment of its own: no user or system configuration, no prompts, and the
+credentials passed so that they never appear on a command line, in a URL written to disk, in a log
+or in an error:
+
+* https with a username and a password or token: an ``Authorization: Basic`` header given to git
+  through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (environment, not argv);
+* ssh: the private key and known_hosts written to files only this process can read, used through
+  ``GIT_SSH_COMMAND`` with strict host key checking.
+
+Exactly once: ``find`` looks for a commit whose trailers match (for example ``Canary`` and
+``Canary-Revision``) before the caller makes a new one, so a controller that died between its push
+and its status update finds its own commit instead of pushing a second.
+
+A rejected push (someone else pushed first) is fetched, rebased onto the new tip and pushed again,
+a few times; a rebase that conflicts is given up (the working copy is reset), never forced.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: trailer keys are words with dashes, as git interpret-trailers accepts them
+_TRAILER = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*): (.*)$")
+
+
+class GitError(Exception):
+    """A git command failed; the message is git's (credentials removed), not the command line."""
+
+
+class RevertConflict(GitError):
+    def __init__(self, message: str, commits: list[str], files: list[str]) -> None:
+        super().__init__(message)
+        self.commits, self.files = commits, files
+
+
+class PushRejected(GitError):
+    """Still rejected after the retries (the branch keeps moving, or a rebase conflicted)."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ssh_key: str | None = field(default=None, repr=False)
+    known_hosts: str | None = None
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str = "canary"
+    email: str = "canary@canary.dev"
+
+
+def commit_message(subject: str, body: str, trailers: Mapping[str, str]) -> str:
+    """``subject``, a blank line, ``body``, a blank line and one ``Key: value`` line per trailer."""
+    lines = [subject.strip(), ""]
+    if body.strip():
+        lines += [body.strip(), ""]
+    lines += [f"{k}: {' '.join(v.split())}" for k, v in trailers.items()]
+    return "\n".join(lines) + "\n"
+
+
+class Repository:
+    def __init__(
+        self,
+        url: str,
+        workdir: Path,
+        *,
+        branch: str = "main",
+        credentials: Credentials | None = None,
+        author: Author | None = None,
+    ) -> None:
+        self.url, self.workdir, self.branch = url, workdir, branch
+        self.credentials = credentials or Credentials()
+        self.author = author or Author()
+        self._secrets_dir: Path | None = None
+
+    # ------------------------------------------------------------------------------ running git
+    def _env(self) -> dict[str, str]:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.workdir.parent),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_AUTHOR_NAME": self.author.name,
+            "GIT_AUTHOR_EMAIL": self.author.email,
+            "GIT_COMMITTER_NAME": self.author.name,
+            "GIT_COMMITTER_EMAIL": self.author.email,
+            "LC_ALL": "C",
+        }
+        config = [("core.hooksPath", os.devnull), ("commit.gpgSign", "false")]
+        c = self.credentials
+        if c.password is not None and self.url.startswith(("http://", "https://")):
+            basic = base64.b64encode(f"{c.username or 'git'}:{c.password}".encode()).decode()
+            config.append(("http.extraHeader", f"Authorization: Basic {basic}"))
+        for i, (key, value) in enumerate(config):
+            env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+        env["GIT_CONFIG_COUNT"] = str(len(config))
+        if c.ssh_key is not None:
+            env["GIT_SSH_COMMAND"] = self._ssh_command()
+        return env
+
+    def _ssh_command(self) -> str:
+        if self._secrets_dir is None:
+            self._secrets_dir = Path(tempfile.mkdtemp(prefix="canary-git-"))
+            key = self._secrets_dir / "key"
+            key.write_text((self.credentials.ssh_key or "").strip() + "\n")
+            key.chmod(stat.S_IRUSR)
+            (self._secrets_dir / "known_hosts").write_text(self.credentials.known_hosts or "")
+        d = self._secrets_dir
+        return (
+            f"ssh -i {d / 'key'} -o IdentitiesOnly=yes -o UserKnownHostsFile={d / 'known_hosts'} "
+            "-o StrictHostKeyChecking=yes -o BatchMode=yes"
+        )
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self.credentials.password, self.credentials.ssh_key):
+            if secret:
+                text = text.replace(secret, "***")
+        return re.sub(r"(https?://[^/\s:@]+):[^@/\s]+@", r"\1:***@", text)
+
+    def git(
+        self, *args: str, check: bool = True, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(  # noqa: S603 - git with arguments, no shell
+            ["git", *args],  # noqa: S607 - git from the PATH, as the Dockerfile installs it
+            cwd=cwd or self.workdir,
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and done.returncode != 0:
+            detail = self._scrub((done.stderr or done.stdout).strip())
+            raise GitError(f"git {args[0]} failed: {detail[-600:]}")
+        return done
+
+    # ------------------------------------------------------------------------------ reading
+    def sync(self) -> str:
+        """Make the working copy equal to the remote branch; its tip."""
+        if not (self.workdir / ".git").exists():
+            self.workdir.parent.mkdir(parents=True, exist_ok=True)
+            self.git(
+                "clone", "--quiet", "--no-tags", "--single-branch", "--branch", self.branch, self.url,
+                str(self.workdir), cwd=self.workdir.parent,
+            )  # fmt: skip
+        else:
+            self.git("fetch", "--quiet", "--no-tags", "origin", self.branch)
+            self.git("reset", "--quiet", "--hard", f"origin/{self.branch}")
+            self.git("clean", "--quiet", "-fdx")
+        return self.head()
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD").stdout.strip()
+
+    def touching(self, path: str, since: str | None, until: str = "HEAD") -> list[str]:
+        """Commits after ``since`` up to ``until`` that changed ``path``, oldest first."""
+        span = f"{since}..{until}" if since else until
+        out = self.git("rev-list", "--reverse", "--no-merges", span, "--", path).stdout
+        return out.split()
+
+    def trailers(self, commit: str) -> dict[str, str]:
+        out = self.git("log", "-1", "--format=%(trailers:unfold,only)", commit).stdout
+        return {m.group(1): m.group(2) for line in out.splitlines() if (m := _TRAILER.match(line.strip()))}
+
+    def find(self, trailers: Mapping[str, str], depth: int = 500) -> str | None:
+        """The newest of the last ``depth`` commits whose trailers include all of ``trailers``."""
+        out = self.git("log", f"-n{depth}", "--format=%H%x00%(trailers:unfold,only)%x1e").stdout
+        for record in out.split("\x1e"):
+            sha, _, text = record.strip().partition("\x00")
+            if not sha:
+                continue
+            found = {
+                m.group(1): m.group(2) for line in text.splitlines() if (m := _TRAILER.match(line.strip()))
+            }
+            if all(found.get(k) == v for k, v in trailers.items()):
+                return sha
+        return None
+
+    # ------------------------------------------------------------------------------ writing
+    def revert(self, commits: list[str], message: str) -> str:
+        """One commit undoing ``commits`` (any order); the new commit.  A conflict resets the copy and
+        raises ``RevertConflict`` naming the commits and files."""
+        if not commits:
+            raise GitError("nothing to revert")
+        ordered = self.git("rev-list", "--no-walk=sorted", *commits).stdout.split()  # newest first
+        done = self.git("revert", "--no-commit", "--no-edit", *ordered, check=False)
+        if done.returncode != 0:
+            files = self.git("diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
+            self.git("revert", "--abort", check=False)
+            self.git("reset", "--quiet", "--hard", "HEAD")
+            shown = ", ".join(c[:12] for c in ordered)
+            raise RevertConflict(
+                f"reverting {shown} conflicts in {', '.join(files) or 'the tree'}",
+                ordered,
+                files,
+            )
+        if self.git("diff", "--cached", "--quiet", check=False).returncode == 0:  # no staged change
+            raise GitError("the revert changes nothing: those commits are already undone")
+        return self._commit(message)
+
+    def _commit(self, message: str) -> str:
+        done = subprocess.run(
+            ["git", "commit", "--quiet", "--no-verify", "-F", "-"],  # noqa: S607
+            cwd=self.workdir,
+            env=self._env(),
+            input=message,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise GitError(f"git commit failed: {self._scrub(done.stderr.strip())[-600:]}")
+        return self.head()
+
+    def push(self, attempts: int = 5) -> str:
+        """Push HEAD to the branch; on a rejection fetch, rebase onto the new tip and try again."""
+        for _ in range(attempts):
+            done = self.git("push", "--quiet", "origin", f"HEAD:refs/heads/{self.branch}", check=False)
+            if done.returncode == 0:
+                return self.head()
+            text = done.stderr
+            if "rejected" not in text and "fetch first" not in text and "non-fast-forward" not in text:
+                raise GitError(f"git push failed: {self._scrub(text.strip())[-600:]}")
+            self.git("fetch", "--quiet", "--no-tags", "origin", self.branch)
+            rebased = self.git("rebase", "--quiet", f"origin/{self.branch}", check=False)
+            if rebased.returncode != 0:
+                self.git("rebase", "--abort", check=False)
+                self.git("reset", "--quiet", "--hard", f"origin/{self.branch}")
+                raise PushRejected("the branch moved and the commit no longer applies on top of it")
+        raise PushRejected(f"the push was rejected {attempts} times: the branch keeps moving")
+
+    def close(self) -> None:
+        if self._secrets_dir is not None:
+            shutil.rmtree(self._secrets_dir, ignore_errors=True)
+            self._secrets_dir = None

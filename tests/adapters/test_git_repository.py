@@ -1,0 +1,169 @@
+"""The Git write-back primitives against the loopback smart-HTTP remote, read back with plain git:
+the commits behind a failed revision are reverted in one commit with trailers while an unrelated
+commit survives, a rejected push is rebased and retried (never forced), a second controller finds the
+first one's commit by its trailers, a conflicting revert is refused naming the files, and wrong
+credentials fail without showing the password."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from canary.adapters.gitops.repository import (
+    Credentials,
+    GitError,
+    Repository,
+    RevertConflict,
+    commit_message,
+)
+from tests.support.gitserver import GitHTTPServer
+
+ENV = {
+    "GIT_AUTHOR_NAME": "CI",
+    "GIT_AUTHOR_EMAIL": "ci@example.invalid",
+    "GIT_COMMITTER_NAME": "CI",
+    "GIT_COMMITTER_EMAIL": "ci@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "HOME": "/nonexistent",
+    "PATH": "/usr/bin:/bin",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, env=ENV, capture_output=True, text=True, check=True).stdout
+
+
+class Person:
+    """Someone else working on the config repository with plain git."""
+
+    def __init__(self, url: str, where: Path) -> None:
+        self.dir = where
+        subprocess.run(["git", "clone", "--quiet", url, str(where)], env=ENV, check=True, capture_output=True)
+
+    def commit(self, path: str, text: str, message: str) -> str:
+        if git(self.dir, "ls-remote", "--heads", "origin", "main").strip():  # not the first commit
+            git(self.dir, "pull", "--quiet", "--rebase", "origin", "main")
+        (self.dir / path).parent.mkdir(parents=True, exist_ok=True)
+        (self.dir / path).write_text(text)
+        git(self.dir, "add", path)
+        git(self.dir, "commit", "--quiet", "-m", message)
+        git(self.dir, "push", "--quiet", "origin", "HEAD:main")
+        return git(self.dir, "rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def ci(git_remote: str, tmp_path: Path) -> Person:
+    person = Person(git_remote, tmp_path / "ci")
+    person.commit("apps/shop/deploy.yaml", "image: shop:1.0.0\n", "shop 1.0.0")
+    person.commit("apps/cart/deploy.yaml", "image: cart:1.0.0\n", "cart 1.0.0")
+    return person
+
+
+TRAILERS = {"Canary": "prod/shop", "Canary-Revision": "7d9f", "Canary-Verdict": "rolled-back"}
+
+
+def test_revert_the_failed_revision_keeping_an_unrelated_commit(
+    ci: Person, git_remote: str, tmp_path: Path
+) -> None:
+    promoted = git(ci.dir, "rev-parse", "HEAD").strip()
+    bad = ci.commit("apps/shop/deploy.yaml", "image: shop:1.1.0\n", "shop 1.1.0")
+    ci.commit("apps/cart/deploy.yaml", "image: cart:1.0.1\n", "cart 1.0.1 (unrelated)")
+
+    repo = Repository(git_remote, tmp_path / "controller" / "repo")
+    repo.sync()
+    assert repo.touching("apps/shop", promoted) == [bad]
+    message = commit_message("Roll back shop to 1.0.0", "request-success-rate 97.2 < 99", TRAILERS)
+    repo.revert([bad], message)
+    pushed = repo.push()
+
+    git(ci.dir, "pull", "--quiet", "origin", "main")
+    assert git(ci.dir, "rev-parse", "HEAD").strip() == pushed
+    assert (ci.dir / "apps/shop/deploy.yaml").read_text() == "image: shop:1.0.0\n"
+    assert (ci.dir / "apps/cart/deploy.yaml").read_text() == "image: cart:1.0.1\n"
+    trailers = git(ci.dir, "log", "-1", "--format=%(trailers:key=Canary-Verdict,valueonly)").strip()
+    assert trailers == "rolled-back"
+    assert git(ci.dir, "log", "-1", "--format=%an <%ae>").strip() == "canary <canary@canary.dev>"
+
+
+def test_a_rejected_push_is_rebased_and_retried_never_forced(
+    ci: Person, git_remote: str, tmp_path: Path
+) -> None:
+    bad = ci.commit("apps/shop/deploy.yaml", "image: shop:1.1.0\n", "shop 1.1.0")
+    repo = Repository(git_remote, tmp_path / "controller" / "repo")
+    repo.sync()
+    repo.revert([bad], commit_message("Roll back shop", "", TRAILERS))
+    other = ci.commit("apps/cart/deploy.yaml", "image: cart:2.0.0\n", "cart 2.0.0 pushed meanwhile")
+    pushed = repo.push()
+    git(ci.dir, "pull", "--quiet", "origin", "main")
+    history = git(ci.dir, "log", "--format=%H %s").splitlines()
+    assert history[0] == f"{pushed} Roll back shop"
+    assert history[1].startswith(other)  # the other push survived: rebased on top, not forced over it
+    assert (ci.dir / "apps/cart/deploy.yaml").read_text() == "image: cart:2.0.0\n"
+
+
+def test_a_second_controller_finds_the_first_ones_commit(ci: Person, git_remote: str, tmp_path: Path) -> None:
+    bad = ci.commit("apps/shop/deploy.yaml", "image: shop:1.1.0\n", "shop 1.1.0")
+    first = Repository(git_remote, tmp_path / "one" / "repo")
+    first.sync()
+    first.revert([bad], commit_message("Roll back shop", "", TRAILERS))
+    pushed = first.push()
+    # ... and dies before recording it.  Its successor looks before writing.
+    second = Repository(git_remote, tmp_path / "two" / "repo")
+    second.sync()
+    assert second.find(TRAILERS) == pushed
+    assert second.find({**TRAILERS, "Canary-Revision": "other"}) is None
+    assert second.trailers(pushed) == TRAILERS
+    with pytest.raises(GitError, match="already undone"):
+        second.revert([bad], "again")
+
+
+def test_a_conflicting_revert_names_the_files_and_leaves_a_clean_copy(
+    ci: Person, git_remote: str, tmp_path: Path
+) -> None:
+    bad = ci.commit("apps/shop/deploy.yaml", "image: shop:1.1.0\n", "shop 1.1.0")
+    ci.commit("apps/shop/deploy.yaml", "image: shop:1.2.0\n", "shop 1.2.0 by hand")
+    repo = Repository(git_remote, tmp_path / "controller" / "repo")
+    tip = repo.sync()
+    with pytest.raises(RevertConflict) as raised:
+        repo.revert([bad], "Roll back")
+    assert raised.value.files == ["apps/shop/deploy.yaml"]
+    assert raised.value.commits == [bad]
+    assert repo.head() == tip
+    assert git(repo.workdir, "status", "--porcelain") == ""
+
+
+@pytest.fixture
+def private_remote(tmp_path: Path) -> Iterator[tuple[GitHTTPServer, str]]:
+    server = GitHTTPServer(tmp_path / "private", credentials=("bot", "s3cr3t-pass"))
+    (tmp_path / "private").mkdir()
+    server.start()
+    url = server.create_repo("config")
+    seed = tmp_path / "seed"
+    subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(seed)], env=ENV, check=True)
+    (seed / "a.yaml").write_text("a: 1\n")
+    git(seed, "add", "a.yaml")
+    git(seed, "commit", "--quiet", "-m", "seed")
+    authed = url.replace("http://", "http://bot:s3cr3t-pass@")
+    git(seed, "push", "--quiet", authed, "HEAD:main")
+    yield server, url
+    server.stop()
+
+
+def test_credentials_work_and_never_show(private_remote: tuple[GitHTTPServer, str], tmp_path: Path) -> None:
+    _, url = private_remote
+    wrong = Repository(url, tmp_path / "wrong" / "repo", credentials=Credentials("bot", "not-it"))
+    with pytest.raises(GitError) as raised:
+        wrong.sync()
+    assert "not-it" not in str(raised.value)
+    right = Repository(url, tmp_path / "right" / "repo", credentials=Credentials("bot", "s3cr3t-pass"))
+    right.sync()
+    (right.workdir / "a.yaml").write_text("a: 2\n")
+    right.git("commit", "--quiet", "-am", "change")
+    right.push()
+    config = (right.workdir / ".git" / "config").read_text()
+    assert "s3cr3t-pass" not in config  # nothing written to disk
+    assert "s3cr3t-pass" not in repr(right.credentials)
