@@ -39,7 +39,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from loadtest.state import Store, StoreError
-from loadtest.tasks import TaskError, Tasks
+from loadtest.tasks import TYPES, TaskError, Tasks
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +212,7 @@ class App:
         try:
             answer = self.tasks.handle(payload.namespace, payload.name, payload.metadata)
         except TaskError as e:
-            self.metrics.tasks.labels(
-                kind_label if kind_label in _TASK_TYPES else "unknown", str(e.status)
-            ).inc()
+            self.metrics.tasks.labels(kind_label if kind_label in TYPES else "unknown", str(e.status)).inc()
             raise Refused(e.status, e.message) from None
         self.metrics.tasks.labels(kind_label, str(answer.status)).inc()
         return Reply(answer.status, answer.text)
@@ -238,7 +236,6 @@ class App:
 
 _KNOWN = {"/healthz", "/metrics", "/", *(f"/{k}/{a}" for k in GATES for a in ("check", "open", "close"))}
 _KNOWN |= {"/gate/approve", "/gate/halt"}
-_TASK_TYPES = {"cmd", "bash", "kubectl", "helm", "helmv3", "load"}
 
 
 def serve(app: App, host: str, port: int) -> ThreadingHTTPServer:

@@ -239,10 +239,6 @@ class Tasks:
         threading.Thread(target=body, name=f"task-{name}", daemon=True).start()
         return Answer(202, "Accepted: started")
 
-    def runs(self) -> dict[str, dict[str, str]]:
-        with self._lock:
-            return {"/".join(k): {"state": r.state, "started": r.started} for k, r in self._runs.items()}
-
     # ------------------------------------------------------------------------------ load
     def _load_spec(self, metadata: Mapping[str, str]) -> LoadSpec:
         def number(key: str, default: float | None = None) -> float:

@@ -14,7 +14,6 @@ text), and for a failed check the check and the value it saw (from ``status.last
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from canary.adapters.kube.secrets import secret_values
 from canary.core.actions import Severity
 from canary.models.alert_provider import AlertProviderSpec
 
@@ -147,10 +147,7 @@ class Destination:
 
 def destination(spec: AlertProviderSpec, secret: Mapping[str, Any] | None) -> Destination:
     """Where to send: the address from the spec or the Secret (key ``address``); ``token`` if any."""
-    data: dict[str, str] = {}
-    if secret is not None:
-        data = {k: base64.b64decode(v).decode().strip() for k, v in (secret.get("data") or {}).items()}
-        data.update({k: str(v).strip() for k, v in (secret.get("stringData") or {}).items()})
+    data = secret_values(secret, ("address", "token")) if secret is not None else {}
     address = data.get("address") or spec.address
     if not address:
         raise ProviderUnavailable("no address: set spec.address or the Secret's address key")

@@ -14,7 +14,6 @@ credentials in its userinfo or query.
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import threading
@@ -28,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from canary.adapters.kube.secrets import secret_values
 from canary.models.canary import CanaryWebhook
 
 log = logging.getLogger(__name__)
@@ -94,17 +94,15 @@ def hook_token(read_secret: SecretReader | None, namespace: str, hook: CanaryWeb
     secret = read_secret(namespace, ref.name) if read_secret is not None else None
     if secret is None:
         raise TokenUnavailable(f"Secret {namespace}/{ref.name} (tokenSecretRef) not found")
-    if ref.key in (secret.get("stringData") or {}):
-        return str(secret["stringData"][ref.key]).strip()
-    encoded = (secret.get("data") or {}).get(ref.key)
-    if not encoded:
-        raise TokenUnavailable(f"Secret {namespace}/{ref.name} has no key {ref.key} (tokenSecretRef)")
     try:
-        return base64.b64decode(encoded).decode().strip()
-    except (ValueError, UnicodeDecodeError):
+        values = secret_values(secret, (ref.key,))
+    except ValueError:  # not base64, or not text (UnicodeDecodeError is a ValueError)
         raise TokenUnavailable(
             f"Secret {namespace}/{ref.name} key {ref.key} is not valid base64 text"
         ) from None
+    if ref.key not in values:
+        raise TokenUnavailable(f"Secret {namespace}/{ref.name} has no key {ref.key} (tokenSecretRef)")
+    return values[ref.key]
 
 
 def _excerpt(text: str) -> str:
@@ -169,12 +167,6 @@ class WebhookClient:
         except (UnicodeDecodeError, LookupError):
             text = ""
         return HookAnswer(ok, response.status_code, _excerpt(text))
-
-    def close(self) -> None:
-        with self._lock:
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()
 
 
 class Dispatcher:

@@ -119,13 +119,11 @@ class _Tick:
 
     def unless_muted(self, kind: HookType) -> Severity | None:
         """A warning notification, unless every hook of ``kind`` sets muteAlert."""
-        analysis = self.spec.effective_analysis
-        hooks = [w for w in (analysis.webhooks if analysis else None) or [] if w.hook_type is kind]
+        hooks = self.spec.webhooks_of(kind)
         return None if hooks and all(w.mute_alert for w in hooks) else Severity.WARN
 
     def hooks(self, kind: HookType) -> bool:
-        analysis = self.spec.effective_analysis
-        return analysis is not None and any(w.hook_type is kind for w in analysis.webhooks or [])
+        return bool(self.spec.webhooks_of(kind))
 
     @property
     def target(self) -> str:

@@ -38,6 +38,15 @@ class Routes:
     canary: int
     mirrored: bool = False
 
+    @classmethod
+    def proportional(cls, primary: int, canary: int, mirrored: bool = False) -> Routes:
+        """Weights as percentages of their sum (another writer may use 1:3); all to the primary when
+        both are zero."""
+        total = primary + canary
+        if total == 0:
+            return cls(100, 0, mirrored)
+        return cls(round(100 * primary / total), round(100 * canary / total), mirrored)
+
 
 class CheckKind(StrEnum):
     """Side-effecting checks the machine may ask for.  Each is run only when the machine asks."""

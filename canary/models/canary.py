@@ -666,6 +666,11 @@ class CanarySpec(KubeModel):
         seconds = parse_duration(a.interval) if a and a.interval else DEFAULT_INTERVAL_SECONDS
         return max(seconds, minimum)
 
+    def webhooks_of(self, kind: HookType) -> list[CanaryWebhook]:
+        """The webhooks of one type, in the order of the spec."""
+        a = self.effective_analysis
+        return [w for w in (a.webhooks if a else None) or [] if w.hook_type is kind]
+
     @property
     def judge(self) -> JudgeSettings:
         a = self.effective_analysis

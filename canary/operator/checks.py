@@ -27,11 +27,6 @@ _HOOKS = {
 }
 
 
-def hooks_of(ctx: AnalysisContext, kind: HookType) -> list[CanaryWebhook]:
-    analysis = ctx.spec.effective_analysis
-    return [w for w in (analysis.webhooks if analysis else None) or [] if w.hook_type is kind]
-
-
 class CheckRunner:
     def __init__(
         self,
@@ -44,7 +39,7 @@ class CheckRunner:
         self.read_secret = read_secret
 
     def run(self, kind: CheckKind, ctx: AnalysisContext) -> CheckOutcome:
-        hooks = hooks_of(ctx, _HOOKS[kind])
+        hooks = ctx.spec.webhooks_of(_HOOKS[kind])
         if kind is CheckKind.ROLLBACK:
             return self._rollback(hooks, ctx)
         failures = self._gate(hooks, ctx)

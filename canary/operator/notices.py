@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any
 
 from canary.adapters.kube.events import EventRecorder
-from canary.adapters.notify import Message, Notifier, ProviderUnavailable, destination, wanted
+from canary.adapters.notify import Destination, Message, Notifier, ProviderUnavailable, destination, wanted
 from canary.adapters.webhooks import (
     Dispatcher,
     SecretReader,
@@ -76,7 +76,7 @@ class Notices:
         checksum: str,
         now: datetime,
     ) -> None:
-        hooks = _hooks(spec, HookType.EVENT) or ([self.global_hook] if self.global_hook else [])
+        hooks = spec.webhooks_of(HookType.EVENT) or ([self.global_hook] if self.global_hook else [])
         meta = canary["metadata"]
         for hook in hooks:
             body = payload(
@@ -104,7 +104,7 @@ class Notices:
 
     def post_rollout(self, canary: dict[str, Any], spec: CanarySpec, phase: str, checksum: str) -> None:
         meta = canary["metadata"]
-        for hook in _hooks(spec, HookType.POST_ROLLOUT):
+        for hook in spec.webhooks_of(HookType.POST_ROLLOUT):
             body = payload(meta["name"], meta["namespace"], phase, checksum, hook.metadata)
             self.dispatcher.submit(
                 hook.url,
@@ -178,7 +178,7 @@ class Notices:
                 "alert %s of %s/%s not sent: %s", entry.name, message.namespace, message.canary, failure
             )
 
-    def _destination(self, entry: CanaryAlert, namespace: str) -> Any:
+    def _destination(self, entry: CanaryAlert, namespace: str) -> Destination:
         name = entry.provider_ref.name
         body = self.read_alert_provider(namespace, name) if self.read_alert_provider else None
         if body is None:
@@ -196,11 +196,3 @@ class Notices:
                     f"Secret {namespace}/{secret_name} of AlertProvider {name} not found"
                 )
         return destination(provider.spec, secret)
-
-    def drain(self) -> None:
-        self.dispatcher.drain()
-
-
-def _hooks(spec: CanarySpec, kind: HookType) -> list[CanaryWebhook]:
-    analysis = spec.effective_analysis
-    return [w for w in (analysis.webhooks if analysis else None) or [] if w.hook_type is kind]

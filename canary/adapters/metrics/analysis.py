@@ -26,13 +26,13 @@ is complete; the decision is the same (any counted failure fails the check).
 
 from __future__ import annotations
 
-import base64
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from canary.adapters.kube.client import KubeClient
+from canary.adapters.kube.secrets import secret_values
 from canary.adapters.metrics.builtin import BUILTIN, SUCCESS_RATE, Observer, counts, query
 from canary.adapters.metrics.prometheus import (
     Endpoint,
@@ -208,7 +208,7 @@ class MetricAnalysis:
                 raise InvalidMetric(
                     f"Secret {namespace}/{provider.secret_ref.name} of MetricTemplate {ref.name} not found"
                 )
-            data = _decoded(secret)
+            data = secret_values(secret, ("token", "username", "password"))
             token, username, password = data.get("token"), data.get("username"), data.get("password")
             if not token and not username:
                 raise InvalidMetric(
@@ -408,9 +408,3 @@ def _merge(seen: MetricStatus | None, result: MetricResult, overall: Verdict) ->
         canary_samples=result.canary_samples,
         primary_samples=result.primary_samples,
     )
-
-
-def _decoded(secret: dict[str, Any]) -> dict[str, str]:
-    out = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-    out.update(secret.get("stringData") or {})
-    return {k: v.strip() for k, v in out.items()}

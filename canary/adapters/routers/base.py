@@ -8,8 +8,9 @@ status only records what was last written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
 from canary.adapters.routers.session import Session
 from canary.core.observations import Routes
 from canary.models.canary import CanarySpec
@@ -39,6 +40,21 @@ class RouteContext:
     @property
     def canary_service(self) -> str:
         return f"{self.apex}-canary"
+
+    def apex_metadata(self) -> dict[str, Any]:
+        """Metadata of a routing object named after the apex: ``service.apex`` labels and annotations,
+        the canary's label on top."""
+        apex_meta = self.spec.service.apex
+        return {
+            "name": self.apex,
+            "namespace": self.namespace,
+            "labels": {
+                **((apex_meta.labels if apex_meta else None) or {}),
+                CANARY_LABEL: self.canary,
+                **MANAGED_BY,
+            },
+            "annotations": dict((apex_meta.annotations if apex_meta else None) or {}),
+        }
 
 
 class Router(Protocol):

@@ -25,7 +25,6 @@ import re
 from typing import Any
 
 from canary.adapters.kube.client import KubeClient
-from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
 from canary.adapters.routers.base import RouteContext
 from canary.adapters.routers.session import Session
 from canary.core.errors import InvalidSpec
@@ -231,7 +230,6 @@ class GatewayAPIRouter:
 
     def route(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
         svc = ctx.spec.service
-        apex_meta = svc.apex
         parents = [r.wire() for r in svc.gateway_refs or []]
         spec: dict[str, Any] = {"parentRefs": parents, "rules": self.rules(ctx, routes)}
         if svc.hosts:
@@ -239,16 +237,7 @@ class GatewayAPIRouter:
         return {
             "apiVersion": f"{GROUP}/{self.version}",
             "kind": "HTTPRoute",
-            "metadata": {
-                "name": ctx.apex,
-                "namespace": ctx.namespace,
-                "labels": {
-                    **((apex_meta.labels if apex_meta else None) or {}),
-                    CANARY_LABEL: ctx.canary,
-                    **MANAGED_BY,
-                },
-                "annotations": dict((apex_meta.annotations if apex_meta else None) or {}),
-            },
+            "metadata": ctx.apex_metadata(),
             "spec": spec,
         }
 
@@ -291,11 +280,9 @@ class GatewayAPIRouter:
             and f.get("requestMirror", {}).get("backendRef", {}).get("name") == ctx.canary_service
             for f in rule.get("filters") or []
         )
-        primary, canary = weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0)
-        total = primary + canary
-        if total == 0:
-            return Routes(100, 0, mirrored)
-        return Routes(round(100 * primary / total), round(100 * canary / total), mirrored)
+        return Routes.proportional(
+            weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0), mirrored
+        )
 
     def finalize(self, ctx: RouteContext) -> None:
         """Keep the HTTPRoute (the Gateway's traffic depends on it) but send it all to the apex Service."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from canary.adapters.kube.client import KubeClient
-from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
 from canary.adapters.routers.base import RouteContext
 from canary.core.observations import Routes
 
@@ -46,20 +45,10 @@ class SingleObjectRouter:
 
     # ------------------------------------------------------------------------------ shared
     def render(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
-        apex_meta = ctx.spec.service.apex
         return {
             "apiVersion": f"{self.GROUP}/{self.VERSION}",
             "kind": self.KIND,
-            "metadata": {
-                "name": ctx.apex,
-                "namespace": ctx.namespace,
-                "labels": {
-                    **((apex_meta.labels if apex_meta else None) or {}),
-                    CANARY_LABEL: ctx.canary,
-                    **MANAGED_BY,
-                },
-                "annotations": dict((apex_meta.annotations if apex_meta else None) or {}),
-            },
+            "metadata": ctx.apex_metadata(),
             "spec": self.spec(ctx, routes),
         }
 
@@ -98,8 +87,4 @@ class SingleObjectRouter:
     @classmethod
     def _read(cls, obj: dict[str, Any], ctx: RouteContext) -> Routes:
         weights = cls.weights(obj)
-        primary, canary = weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0)
-        total = primary + canary
-        if total == 0:
-            return Routes(100, 0)
-        return Routes(round(100 * primary / total), round(100 * canary / total))
+        return Routes.proportional(weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0))
