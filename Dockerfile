@@ -29,5 +29,11 @@ EXPOSE 8080
 ENTRYPOINT ["python", "-m", "loadtest"]
 
 FROM runtime AS controller
+# spec.gitops runs the git program (https and ssh remotes); nothing else is added.
+USER 0:0
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+USER 10001:10001
 ENTRYPOINT ["canary"]
 CMD ["--help"]

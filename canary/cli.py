@@ -150,6 +150,12 @@ def render_crd(doc: dict[str, object]) -> str:
     default=None,
     help="POST every canary event here (JSON, as event webhooks) unless the canary has its own event hook.",
 )
+@click.option(
+    "--gitops-workdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Working copies of spec.gitops repositories (default: $TMPDIR/canary-gitops).",
+)
 @click.option("--lease-seconds", type=float, default=15.0, show_default=True, help="Lease duration.")
 @click.option("--renew-seconds", type=float, default=5.0, show_default=True, help="Lease renewal period.")
 def run(
@@ -169,10 +175,12 @@ def run(
     workers: int,
     event_webhook: str | None,
     cluster_name: str | None,
+    gitops_workdir: str | None,
     lease_seconds: float,
     renew_seconds: float,
 ) -> None:
     """Run the controller (kopf under the hood)."""
+    import dataclasses  # noqa: PLC0415
     import logging  # noqa: PLC0415 - the controller's imports (kopf) stay out of every other command
     import secrets  # noqa: PLC0415
     import socket  # noqa: PLC0415
@@ -200,4 +208,6 @@ def run(
         event_webhook=event_webhook,
         cluster_name=cluster_name,
     )
+    if gitops_workdir:
+        settings = dataclasses.replace(settings, gitops_workdir=Path(gitops_workdir))
     run_controller(settings, kubeconfig=kubeconfig, liveness=liveness, metrics_address=metrics_address)

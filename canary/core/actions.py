@@ -44,6 +44,11 @@ class Reason(StrEnum):
     TERMINATED = "Terminated"
     UNSUPPORTED = "Unsupported"
     POST_ROLLOUT = "PostRollout"
+    GIT_COMMITTED = "GitCommitted"
+    PULL_REQUEST_OPENED = "PullRequestOpened"
+    GIT_UP_TO_DATE = "GitUpToDate"
+    GIT_NEEDS_ATTENTION = "GitNeedsAttention"
+    GIT_WRITE_FAILED = "GitWriteFailed"
 
 
 class Severity(StrEnum):

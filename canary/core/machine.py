@@ -51,6 +51,7 @@ from canary.models.canary import (
     Provider,
     Strategy,
 )
+from canary.models.gitops import GitOpsStatus, GitWrite, GitWriteKind, OnRollback
 
 #: Blue/green iterations the kubernetes provider uses when the spec asks for weights (Flagger: 10).
 KUBERNETES_DEFAULT_ITERATIONS = 10
@@ -70,6 +71,8 @@ class Decided:
 @dataclass(frozen=True)
 class NeedChecks:
     kinds: tuple[CheckKind, ...]
+    #: with CheckKind.GIT_WRITE: the write to make (it may be owed from this very tick)
+    write: GitWrite | None = None
 
 
 Step = Decided | NeedChecks
@@ -86,8 +89,8 @@ def parse_timestamp(value: str) -> datetime:
 class _Need(Exception):
     """Control flow inside this module: a check is needed; never escapes ``step()``."""
 
-    def __init__(self, kind: CheckKind) -> None:
-        self.kind = kind
+    def __init__(self, kind: CheckKind, write: GitWrite | None = None) -> None:
+        self.kind, self.write = kind, write
 
 
 @dataclass
@@ -103,6 +106,8 @@ class _Tick:
     invalid: str | None = None
     #: the Analysis condition (status, reason, message) when this tick ran the analysis
     analysis: tuple[Literal["True", "False", "Unknown"], str, str] | None = None
+    #: the GitOps condition (status, reason, message) when this tick wrote (or tried to write) to Git
+    git: tuple[Literal["True", "False", "Unknown"], str, str] | None = None
 
     # ------------------------------------------------------------------ helpers
     def set(self, **fields: Any) -> None:
@@ -110,6 +115,14 @@ class _Tick:
 
     def emit(self, *actions: Action) -> None:
         self.actions.extend(actions)
+
+    def gitops(self) -> GitOpsStatus:
+        """status.gitops as this tick has left it so far."""
+        current = self.updates.get("gitops", self.status.gitops)
+        return current if current is not None else GitOpsStatus()
+
+    def set_gitops(self, **fields: Any) -> None:
+        self.set(gitops=self.gitops().model_copy(update=fields))
 
     def check(self, kind: CheckKind) -> CheckOutcome:
         outcome = self.obs.checks.get(kind)
@@ -168,6 +181,7 @@ class _Tick:
             invalid=self.invalid,
             target=self.target,
             analysis=self.analysis,
+            git=self.git,
         )
         new = new.model_copy(
             update={
@@ -194,7 +208,7 @@ def step(
     try:
         _run(tick)
     except _Need as need:
-        return NeedChecks((need.kind,))
+        return NeedChecks((need.kind,), need.write)
     return tick.finish(generation)
 
 
@@ -208,6 +222,8 @@ def _run(t: _Tick) -> None:
         t.emit(warning(Reason.INVALID_SPEC, t.invalid))
         return
     phase = t.status.phase
+    if t.obs.git_revision is not None and t.gitops().applied_revision != t.obs.git_revision:
+        t.set_gitops(applied_revision=t.obs.git_revision)
     if phase in (Phase.NONE, Phase.INITIALIZING):
         _initialize(t)
     elif phase in (Phase.INITIALIZED, Phase.SUCCEEDED, Phase.FAILED, Phase.WAITING):
@@ -219,6 +235,7 @@ def _run(t: _Tick) -> None:
     elif phase is Phase.FINALISING:
         _finalise(t)
     # Terminating / Terminated belong to the deletion handler, not to ticks.
+    _settle_git(t)
 
 
 def _initialize(t: _Tick) -> None:
@@ -240,6 +257,8 @@ def _initialize(t: _Tick) -> None:
     t.emit(SetWeights(100, 0), ScaleTarget(0))
     _new_run(t, Phase.INITIALIZED)
     t.set(last_promoted_spec=t.obs.target_hash)
+    if t.obs.git_revision is not None:
+        t.set_gitops(promoted_revision=t.obs.git_revision)
     t.emit(
         normal(
             Reason.INITIALIZED, f"Initialization done: {t.target}-primary serves all traffic", Severity.INFO
@@ -255,6 +274,10 @@ def _maybe_start(t: _Tick) -> None:
         # failed revision afterwards counts as new again.
         if s.last_applied_spec != h:
             t.set(last_applied_spec=h, tracked_configs=t.obs.tracked_configs or None)
+        # The commit the agent applied it from (say, our revert) describes the promoted spec: later
+        # reverts start after it.
+        if t.obs.git_revision is not None and t.gitops().promoted_revision != t.obs.git_revision:
+            t.set_gitops(promoted_revision=t.obs.git_revision)
         return
     if h == s.last_applied_spec and s.phase is not Phase.WAITING:
         return  # nothing new (a Failed revision stays failed until the target changes)
@@ -569,6 +592,17 @@ def _promote(t: _Tick) -> None:
 def _finalise(t: _Tick) -> None:
     t.emit(ScaleTarget(0))
     t.set(phase=Phase.SUCCEEDED, last_promoted_spec=t.status.last_applied_spec, canary_weight=0, iterations=0)
+    revision = t.gitops().applied_revision
+    if revision is not None:
+        t.set_gitops(promoted_revision=revision)
+    if t.spec.gitops is not None and t.spec.gitops.promote is not None:
+        _owe(
+            t,
+            GitWriteKind.PROMOTE,
+            git_revision=revision,
+            images=dict(t.obs.images),
+            reason=f"{t.target} revision {t.status.last_applied_spec} passed its analysis and was promoted",
+        )
     t.emit(
         normal(
             Reason.PROMOTED,
@@ -652,6 +686,69 @@ def _fail(
     t.emit(warning(reason, message, alert))
     if ran and t.hooks(HookType.POST_ROLLOUT):
         t.emit(RunPostRolloutHooks(Phase.FAILED.value))
+    gitops = t.spec.gitops
+    rolled_back = weights is None or weights.primary == 100
+    if ran and rolled_back and gitops is not None and gitops.on_rollback is not OnRollback.NONE:
+        # Only what the failed revision changed is quarantined: images the primary does not run.
+        failed = {c: i for c, i in t.obs.images.items() if t.obs.primary_images.get(c) != i}
+        _owe(
+            t,
+            GitWriteKind.REVERT,
+            git_revision=t.gitops().applied_revision,
+            since_revision=t.gitops().promoted_revision,
+            images=failed or None,
+            reason=message,
+        )
+
+
+# ---------------------------------------------------------------------------------------------- Git
+def _owe(t: _Tick, kind: GitWriteKind, **fields: Any) -> None:
+    """Record a Git write as owed: it is attempted in this tick and retried until done."""
+    revision = t.updates.get("last_applied_spec", t.status.last_applied_spec) or ""
+    t.set_gitops(pending=GitWrite(kind=kind, revision=revision, since=timestamp(t.now), **fields))
+
+
+_WRITTEN: dict[str, tuple[Reason, Literal["True", "False"], Severity]] = {
+    "committed": (Reason.GIT_COMMITTED, "True", Severity.INFO),
+    "pullRequest": (Reason.PULL_REQUEST_OPENED, "True", Severity.INFO),
+    "nothingToDo": (Reason.GIT_UP_TO_DATE, "True", Severity.INFO),
+    "needsAttention": (Reason.GIT_NEEDS_ATTENTION, "False", Severity.WARN),
+}
+
+
+def _settle_git(t: _Tick) -> None:
+    """Make the owed Git write (once per interval after the first attempt) and record its outcome."""
+    pending = t.gitops().pending
+    if pending is None:
+        return
+    if t.spec.gitops is None:
+        t.set_gitops(pending=None)
+        t.git = ("Unknown", "Disabled", f"spec.gitops removed: the {pending.kind.value} was not written")
+        return
+    fresh = t.status.gitops is None or t.status.gitops.pending != pending
+    if not fresh and not t.obs.due:
+        return
+    outcome = t.obs.git
+    if outcome is None:
+        raise _Need(CheckKind.GIT_WRITE, pending)
+    record = outcome.record
+    if record is not None:
+        reason, status, severity = _WRITTEN[record.result]
+        record = record.model_copy(update={"time": timestamp(t.now)})
+        t.set_gitops(pending=None, last_write=record)
+        event = normal if status == "True" else warning
+        t.emit(event(reason, record.message, severity))
+        t.git = (status, reason.value, record.message)
+        return
+    error = outcome.error or "unknown error"
+    t.set_gitops(pending=pending.model_copy(update={"attempts": pending.attempts + 1, "last_error": error}))
+    message = (
+        f"Could not write the {pending.kind.value} of revision {pending.revision} to Git "
+        f"(retrying each interval): {error}"
+    )
+    if error != pending.last_error:
+        t.emit(warning(Reason.GIT_WRITE_FAILED, message, Severity.WARN))
+    t.git = ("False", Reason.GIT_WRITE_FAILED.value, message)
 
 
 _PROMOTED: dict[Phase, tuple[Literal["True", "False", "Unknown"], str]] = {
@@ -676,6 +773,7 @@ def _conditions(
     invalid: str | None,
     target: str,
     analysis: tuple[Literal["True", "False", "Unknown"], str, str] | None = None,
+    git: tuple[Literal["True", "False", "Unknown"], str, str] | None = None,
 ) -> list[Condition]:
     current = {c.type: c for c in old.conditions or []}
     stamp = timestamp(now)
@@ -702,6 +800,11 @@ def _conditions(
         wanted.append(Condition(type="Analysis", status=status, reason=reason, message=message[:1024]))
     elif "Analysis" in current:
         wanted.append(current["Analysis"])
+    if git is not None:
+        status, reason, message = git
+        wanted.append(Condition(type="GitOps", status=status, reason=reason, message=message[:1024]))
+    elif "GitOps" in current:
+        wanted.append(current["GitOps"])
     out: list[Condition] = []
     for c in wanted:
         before = current.get(c.type)

@@ -7,11 +7,13 @@ Nothing here knows how it was observed; the core stays pure.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
 from canary.models.canary import MetricStatus
+from canary.models.gitops import GitWriteRecord
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class CheckKind(StrEnum):
     CONFIRM_TRAFFIC_INCREASE = "confirm-traffic-increase"
     CONFIRM_PROMOTION = "confirm-promotion"
     ROLLBACK = "rollback"  # manual rollback hooks: a pass means "roll back"
+    GIT_WRITE = "git-write"  # the Git write owed (status.gitops.pending): a revert or a promotion
 
 
 class Cause(StrEnum):
@@ -136,6 +139,14 @@ class CheckOutcome:
 
 
 @dataclass(frozen=True)
+class GitOutcome:
+    """What one attempt at the owed Git write did: done (a record of it), or failed (retried later)."""
+
+    record: GitWriteRecord | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Observations:
     """Everything one tick knows about the world."""
 
@@ -154,16 +165,17 @@ class Observations:
     #: True on the tick the analysis interval is due.  Ticks woken by a watch (the target changed, a
     #: Deployment became ready) react at once but run no checks and move no weight.
     due: bool = True
+    #: The Git commit behind the target's spec (spec.gitops.revisionFrom); None when unknown or while
+    #: the GitOps agent is still applying.
+    git_revision: str | None = None
+    #: Container name -> image, of the target's and of the primary's pod templates.
+    images: dict[str, str] = field(default_factory=dict)
+    primary_images: dict[str, str] = field(default_factory=dict)
+    #: The outcome of the Git write the machine asked for (CheckKind.GIT_WRITE).
+    git: GitOutcome | None = None
 
     def with_checks(self, outcomes: dict[CheckKind, CheckOutcome]) -> Observations:
-        return Observations(
-            target=self.target,
-            primary=self.primary,
-            target_hash=self.target_hash,
-            tracked_configs=self.tracked_configs,
-            routes=self.routes,
-            scale_up_replicas=self.scale_up_replicas,
-            checks={**self.checks, **outcomes},
-            invalid_spec=self.invalid_spec,
-            due=self.due,
-        )
+        return dataclasses.replace(self, checks={**self.checks, **outcomes})
+
+    def with_git(self, outcome: GitOutcome) -> Observations:
+        return dataclasses.replace(self, git=outcome)

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import ConfigDict, Field
 
 from canary.models.base import FREE_FORM, INT_OR_STRING, Duration, KubeModel, cel, parse_duration
+from canary.models.gitops import GITOPS_VALIDATIONS, GitOpsSpec, GitOpsStatus
 
 GROUP = "canary.dev"
 VERSION = "v1alpha1"
@@ -621,6 +622,8 @@ class CanaryAnalysis(KubeModel):
 class CanarySpec(KubeModel):
     """The desired rollout of a Deployment."""
 
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": list(GITOPS_VALIDATIONS)})
+
     provider: Provider | None = None
     """Traffic provider; default the controller's --provider flag."""
     metrics_server: str | None = None
@@ -649,6 +652,9 @@ class CanarySpec(KubeModel):
     """On deletion, give the traffic back to the target before removing the primary."""
     suspend: bool | None = None
     """Pause all rollout activity for this canary."""
+    gitops: GitOpsSpec | None = None
+    """Record rollbacks (a revert commit or pull request) and promotions (the images, committed to the
+    next environment) in the Git repository the cluster is deployed from."""
 
     # ---- accessors: defaults and clamps, in one place ------------------------------------------
     @property
@@ -826,6 +832,9 @@ class CanaryStatus(KubeModel):
     """Cookie pinning clients to the primary during this run."""
     previous_session_affinity_cookie: str | None = None
     """Cookie of the previous run, expired on the primary route."""
+    gitops: GitOpsStatus | None = None
+    """The commits behind the promoted and the current spec, a Git write still owed, and the last one
+    made (spec.gitops)."""
 
 
 class Canary(KubeModel):

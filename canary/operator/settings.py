@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from canary.models.canary import MIN_INTERVAL_SECONDS, Provider
 
@@ -32,3 +34,5 @@ class Settings:
     event_webhook: str | None = None
     #: named in notifications (Flagger: -cluster-name)
     cluster_name: str | None = None
+    #: working copies of the GitOps repositories (spec.gitops), one per repository and branch
+    gitops_workdir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "canary-gitops")

@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from canary.adapters.gitops.revision import git_revision
+from canary.adapters.gitops.writer import GitOpsWriter
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.events import EventRecorder
 from canary.adapters.kube.leader import LeaderElector
@@ -42,7 +44,7 @@ from canary.core.actions import (
 from canary.core.errors import Conflict, InvalidSpec
 from canary.core.machine import Decided, NeedChecks, parse_timestamp, step, timestamp
 from canary.core.observations import CheckKind, CheckOutcome, Observations, Routes
-from canary.models.canary import Canary, CanarySpec, CanaryStatus, Condition, Phase
+from canary.models.canary import Canary, CanarySpec, CanaryStatus, Condition, Phase, Provider
 from canary.operator.checks import CheckRunner
 from canary.operator.notices import Notices
 from canary.operator.settings import Settings
@@ -68,6 +70,31 @@ def _time(value: str | None) -> datetime | None:
     return parse_timestamp(value) if value else None
 
 
+def images_of(deployment: dict[str, Any] | None) -> dict[str, str]:
+    """Container name -> image of a Deployment's pod template (init containers included)."""
+    if deployment is None:
+        return {}
+    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
+    return {c["name"]: c["image"] for c in containers if c.get("name") and c.get("image")}
+
+
+def merge_patch(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch turning ``before`` into ``after``: maps are patched key by key (null deletes a
+    key, at any depth); anything else is replaced whole."""
+    patch: dict[str, Any] = {}
+    for key, value in after.items():
+        old = before.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            inner = merge_patch(old, value)
+            if inner:
+                patch[key] = inner
+        elif value != old:
+            patch[key] = value
+    patch.update({k: None for k in before if k not in after})
+    return patch
+
+
 def describe_validation_error(error: ValidationError) -> str:
     parts = []
     for e in error.errors()[:5]:
@@ -86,6 +113,7 @@ class Controller:
         checks: CheckRunner | None = None,
         leader: LeaderElector | None = None,
         recorder: MetricsRecorder | None = None,
+        gitops: GitOpsWriter | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
@@ -95,6 +123,9 @@ class Controller:
         self.workloads = Workloads(kube)
         self.events = EventRecorder(kube, settings.identity)
         self.checks = checks or CheckRunner()
+        self.gitops = gitops or GitOpsWriter(
+            settings.gitops_workdir, lambda namespace, name: kube.get_config("secret", namespace, name)
+        )
         self.notices = Notices(
             self.checks.webhooks,
             self.events,
@@ -158,23 +189,21 @@ class Controller:
             scale_up_replicas=view.primary_replicas,
             invalid_spec=view.invalid,
             due=due,
+            git_revision=self._git_revision(spec, view),
+            images=images_of(view.target),
+            primary_images=images_of(view.primary),
         )
         generation = body.get("metadata", {}).get("generation")
-        result = step(spec, canary.status, obs, now, provider=provider, generation=generation)
-        while isinstance(result, NeedChecks):
-            context = AnalysisContext(
-                spec,
-                namespace,
-                name,
-                provider,
-                now,
-                interval=spec.interval_seconds(self.settings.min_interval),
-                started=_time(canary.status.analysis_start_time),
-                phase=canary.status.phase.value,
-                checksum=view.revision or "",
-            )
-            obs = obs.with_checks(self._run_checks(result.kinds, context))
-            result = step(spec, canary.status, obs, now, provider=provider, generation=generation)
+        result = self._decide(
+            canary,
+            namespace=namespace,
+            name=name,
+            obs=obs,
+            provider=provider,
+            now=now,
+            generation=generation,
+            checksum=view.revision or "",
+        )
         self._act(result, body, spec=spec, route_ctx=ctx, router=router, view=view, now=now)
         version = body.get("metadata", {}).get("resourceVersion")
         if not self._patch_status(namespace, name, canary.status, result.status, version):
@@ -191,6 +220,45 @@ class Controller:
                 seconds=(self.clock() - now).total_seconds(),
             )
         return TickResult(spec.interval_seconds(self.settings.min_interval), frozenset(view.reads))
+
+    def _decide(
+        self,
+        canary: Canary,
+        *,
+        namespace: str,
+        name: str,
+        obs: Observations,
+        provider: Provider,
+        now: datetime,
+        generation: int | None,
+        checksum: str,
+    ) -> Decided:
+        """``step`` until it decides, running the checks and the Git write it asks for on the way."""
+        spec, status = canary.spec, canary.status
+        result = step(spec, status, obs, now, provider=provider, generation=generation)
+        while isinstance(result, NeedChecks):
+            if CheckKind.GIT_WRITE in result.kinds and result.write is not None and spec.gitops is not None:
+                obs = obs.with_git(self.gitops.write(namespace, name, spec.gitops, result.write))
+            else:
+                context = AnalysisContext(
+                    spec,
+                    namespace,
+                    name,
+                    provider,
+                    now,
+                    interval=spec.interval_seconds(self.settings.min_interval),
+                    started=_time(status.analysis_start_time),
+                    phase=status.phase.value,
+                    checksum=checksum,
+                )
+                obs = obs.with_checks(self._run_checks(result.kinds, context))
+            result = step(spec, status, obs, now, provider=provider, generation=generation)
+        return result
+
+    def _git_revision(self, spec: CanarySpec, view: WorkloadView) -> str | None:
+        if spec.gitops is None or view.target is None:
+            return None
+        return git_revision(spec.gitops, view.target, self.kube.get_custom)
 
     def _run_checks(
         self, kinds: tuple[CheckKind, ...], ctx: AnalysisContext
@@ -236,8 +304,7 @@ class Controller:
         before, after = old.wire(), new.wire()
         if before == after:
             return True
-        patch: dict[str, Any] = dict(after)
-        patch.update({k: None for k in before if k not in after})  # merge patch: null deletes
+        patch = merge_patch(before, after)
         try:
             self.kube.patch_canary_status(namespace, name, patch, resource_version=version)
         except Conflict as e:

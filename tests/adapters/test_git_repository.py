@@ -19,40 +19,7 @@ from canary.adapters.gitops.repository import (
     RevertConflict,
     commit_message,
 )
-from tests.support.gitserver import GitHTTPServer
-
-ENV = {
-    "GIT_AUTHOR_NAME": "CI",
-    "GIT_AUTHOR_EMAIL": "ci@example.invalid",
-    "GIT_COMMITTER_NAME": "CI",
-    "GIT_COMMITTER_EMAIL": "ci@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "HOME": "/nonexistent",
-    "PATH": "/usr/bin:/bin",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, env=ENV, capture_output=True, text=True, check=True).stdout
-
-
-class Person:
-    """Someone else working on the config repository with plain git."""
-
-    def __init__(self, url: str, where: Path) -> None:
-        self.dir = where
-        subprocess.run(["git", "clone", "--quiet", url, str(where)], env=ENV, check=True, capture_output=True)
-
-    def commit(self, path: str, text: str, message: str) -> str:
-        if git(self.dir, "ls-remote", "--heads", "origin", "main").strip():  # not the first commit
-            git(self.dir, "pull", "--quiet", "--rebase", "origin", "main")
-        (self.dir / path).parent.mkdir(parents=True, exist_ok=True)
-        (self.dir / path).write_text(text)
-        git(self.dir, "add", path)
-        git(self.dir, "commit", "--quiet", "-m", message)
-        git(self.dir, "push", "--quiet", "origin", "HEAD:main")
-        return git(self.dir, "rev-parse", "HEAD").strip()
+from tests.support.gitserver import ENV, GitHTTPServer, Person, git
 
 
 @pytest.fixture

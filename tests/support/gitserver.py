@@ -18,6 +18,7 @@ import hmac
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -30,6 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
     root: ClassVar[Path]
     credentials: ClassVar[tuple[str, str] | None]
     backend: ClassVar[str]
+    git_server: ClassVar[GitHTTPServer]
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet: pytest shows failures, not every request
@@ -131,6 +133,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+        hook = self.git_server.on_push
+        pushed = self.command == "POST" and path.endswith("/git-receive-pack") and status == 200
+        if hook is not None and pushed:
+            self.wfile.flush()  # the pusher has its answer before the hook runs
+            hook(self.root / path.strip("/").rsplit("/", 1)[0])
 
 
 class GitHTTPServer:
@@ -139,10 +146,13 @@ class GitHTTPServer:
     def __init__(self, root: Path, credentials: tuple[str, str] | None = None) -> None:
         self.root = root
         self.credentials = credentials
+        #: called with the bare repository's path after each push it accepted (the pusher already has
+        #: its answer), for tests that act at that moment (say, kill the process that pushed)
+        self.on_push: Callable[[Path], None] | None = None
         handler = type(
             "Handler",
             (_Handler,),
-            {"root": root, "credentials": credentials, "backend": "git"},
+            {"root": root, "credentials": credentials, "backend": "git", "git_server": self},
         )
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
@@ -168,3 +178,55 @@ class GitHTTPServer:
         if self.credentials is None:
             subprocess.run(["git", "-C", str(path), "config", "http.receivepack", "true"], check=True)
         return f"{self.url}/{name}.git"
+
+
+# ------------------------------------------------------------------------------------- people
+ENV = {
+    "GIT_AUTHOR_NAME": "CI",
+    "GIT_AUTHOR_EMAIL": "ci@example.invalid",
+    "GIT_COMMITTER_NAME": "CI",
+    "GIT_COMMITTER_EMAIL": "ci@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "HOME": "/nonexistent",
+    "PATH": "/usr/bin:/bin",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, env=ENV, capture_output=True, text=True, check=True).stdout
+
+
+class Person:
+    """Someone else working on the config repository with plain git."""
+
+    def __init__(self, url: str, where: Path) -> None:
+        self.dir = where
+        subprocess.run(["git", "clone", "--quiet", url, str(where)], env=ENV, check=True, capture_output=True)
+
+    def commit(self, path: str, text: str, message: str) -> str:
+        return self.change({path: text}, message)
+
+    def change(self, files: dict[str, str], message: str) -> str:
+        """Commit ``files`` (path -> text) on top of the remote's main and push; the new commit."""
+        self.pull()
+        for path, text in files.items():
+            (self.dir / path).parent.mkdir(parents=True, exist_ok=True)
+            (self.dir / path).write_text(text)
+            git(self.dir, "add", path)
+        git(self.dir, "commit", "--quiet", "-m", message)
+        git(self.dir, "push", "--quiet", "origin", "HEAD:main")
+        return git(self.dir, "rev-parse", "HEAD").strip()
+
+    def pull(self) -> None:
+        if git(self.dir, "ls-remote", "--heads", "origin", "main").strip():  # not the first commit
+            git(self.dir, "pull", "--quiet", "--rebase", "origin", "main")
+
+    def read(self, path: str) -> str:
+        self.pull()
+        return (self.dir / path).read_text()
+
+    def log(self, *args: str) -> list[str]:
+        """``git log --format=%H %s`` of main on the remote, newest first."""
+        self.pull()
+        return git(self.dir, "log", "--format=%H %s", *args).splitlines()

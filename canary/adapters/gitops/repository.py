@@ -28,7 +28,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,6 +174,25 @@ class Repository:
         out = self.git("rev-list", "--reverse", "--no-merges", span, "--", path).stdout
         return out.split()
 
+    def exists(self, commit: str) -> bool:
+        """Whether ``commit`` is a commit of the working copy's history."""
+        return self.git("cat-file", "-e", f"{commit}^{{commit}}", check=False).returncode == 0
+
+    def subject(self, commit: str) -> str:
+        return self.git("log", "-1", "--format=%s", commit).stdout.strip()
+
+    def remote_branch(self, branch: str) -> str | None:
+        """The tip of ``branch`` on the remote, fetched into the copy; None when there is no such branch."""
+        out = self.git("ls-remote", "--heads", "origin", f"refs/heads/{branch}").stdout.split()
+        if not out:
+            return None
+        self.git("fetch", "--quiet", "--no-tags", "origin", f"refs/heads/{branch}")
+        return out[0]
+
+    def checkout(self, commit: str) -> None:
+        """Detach the working copy at ``commit`` (for a change proposed on a branch of its own)."""
+        self.git("checkout", "--quiet", "--detach", commit)
+
     def trailers(self, commit: str) -> dict[str, str]:
         out = self.git("log", "-1", "--format=%(trailers:unfold,only)", commit).stdout
         return {m.group(1): m.group(2) for line in out.splitlines() if (m := _TRAILER.match(line.strip()))}
@@ -193,14 +212,27 @@ class Repository:
         return None
 
     # ------------------------------------------------------------------------------ writing
-    def revert(self, commits: list[str], message: str) -> str:
+    def revert(
+        self,
+        commits: list[str],
+        message: str | Callable[[], str],
+        also: Callable[[], list[str]] | None = None,
+        only: str | None = None,
+    ) -> str:
         """One commit undoing ``commits`` (any order); the new commit.  A conflict resets the copy and
-        raises ``RevertConflict`` naming the commits and files."""
+        raises ``RevertConflict`` naming the commits and files.  ``also`` edits the working tree after
+        the revert and returns the paths it changed, which go into the same commit; ``message`` may be
+        a function, called after ``also``, so that it can tell what ``also`` did.  With ``only`` (a path),
+        what those commits changed elsewhere is kept: one CI commit may bump several apps, and only
+        this one is rolled back."""
         if not commits:
             raise GitError("nothing to revert")
         ordered = self.git("rev-list", "--no-walk=sorted", *commits).stdout.split()  # newest first
-        done = self.git("revert", "--no-commit", "--no-edit", *ordered, check=False)
-        if done.returncode != 0:
+        if only is None:
+            ok = self.git("revert", "--no-commit", "--no-edit", *ordered, check=False).returncode == 0
+        else:
+            ok = all(self._unapply(commit, only) for commit in ordered)
+        if not ok:
             files = self.git("diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
             self.git("revert", "--abort", check=False)
             self.git("reset", "--quiet", "--hard", "HEAD")
@@ -210,8 +242,36 @@ class Repository:
                 ordered,
                 files,
             )
+        if also is not None:
+            self.add(also())
         if self.git("diff", "--cached", "--quiet", check=False).returncode == 0:  # no staged change
             raise GitError("the revert changes nothing: those commits are already undone")
+        return self._commit(message if isinstance(message, str) else message())
+
+    def _unapply(self, commit: str, path: str) -> bool:
+        """Stage the reverse of what ``commit`` changed under ``path`` (a three-way merge, as revert
+        does); False on a conflict."""
+        patch = self.git("diff", "--binary", commit, f"{commit}^", "--", path).stdout
+        if not patch:
+            return True
+        done = subprocess.run(
+            ["git", "apply", "--3way", "--index", "-"],  # noqa: S607
+            cwd=self.workdir,
+            env=self._env(),
+            input=patch,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.returncode == 0
+
+    def add(self, paths: list[str]) -> None:
+        if paths:
+            self.git("add", "--", *paths)
+
+    def commit(self, paths: list[str], message: str) -> str:
+        """Commit the changes to ``paths`` (relative to the root); the new commit."""
+        self.add(paths)
         return self._commit(message)
 
     def _commit(self, message: str) -> str:
@@ -244,6 +304,14 @@ class Repository:
                 self.git("reset", "--quiet", "--hard", f"origin/{self.branch}")
                 raise PushRejected("the branch moved and the commit no longer applies on top of it")
         raise PushRejected(f"the push was rejected {attempts} times: the branch keeps moving")
+
+    def push_branch(self, branch: str) -> str:
+        """Push HEAD as ``branch`` (a new branch for a pull request).  An existing branch is moved only
+        forward: a rejection is an error, never a force push."""
+        done = self.git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", check=False)
+        if done.returncode != 0:
+            raise GitError(f"git push of branch {branch} failed: {self._scrub(done.stderr.strip())[-600:]}")
+        return self.head()
 
     def close(self) -> None:
         if self._secrets_dir is not None:

@@ -14,8 +14,9 @@ from typing import Any
 
 from canary.core.actions import PromoteToPrimary, RecordEvent, RunPostRolloutHooks, ScaleTarget, SetWeights
 from canary.core.machine import Decided, NeedChecks, step
-from canary.core.observations import CheckKind, CheckOutcome, Observations, Readiness, Routes
+from canary.core.observations import CheckKind, CheckOutcome, GitOutcome, Observations, Readiness, Routes
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider
+from canary.models.gitops import GitWrite, GitWriteRecord
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -32,6 +33,20 @@ def make_spec(analysis: dict[str, Any] | None = None, **spec: Any) -> CanarySpec
 
 
 Checks = Callable[[CheckKind, "World"], CheckOutcome]
+GitWriter = Callable[[GitWrite, "World"], GitOutcome]
+
+
+def git_commits(write: GitWrite, world: World) -> GitOutcome:
+    """A Git that takes every write: a commit per write."""
+    return GitOutcome(
+        GitWriteRecord(
+            kind=write.kind,
+            revision=write.revision,
+            result="committed",
+            commit=f"c{len(world.git_writes)}",
+            message=f"{write.kind.value} committed",
+        )
+    )
 
 
 def all_pass(kind: CheckKind, world: World) -> CheckOutcome:
@@ -62,6 +77,13 @@ class World:
     asked: list[CheckKind] = field(default_factory=list)
     #: the phase of each run that ended with a call of the post-rollout hooks
     post_rollout: list[str] = field(default_factory=list)
+    #: the Git commit behind the target's spec, as spec.gitops.revisionFrom would read it
+    git_revision: str | None = None
+    images: dict[str, str] = field(default_factory=lambda: {"app": "example/web:1.0.0"})
+    primary_images: dict[str, str] = field(default_factory=lambda: {"app": "example/web:1.0.0"})
+    git: GitWriter = git_commits
+    #: every Git write the machine asked for, in order
+    git_writes: list[GitWrite] = field(default_factory=list)
 
     def observe(self) -> Observations:
         primary = (
@@ -81,6 +103,9 @@ class World:
             target_hash=self.target_revision,
             routes=self.routes,
             scale_up_replicas=2,
+            git_revision=self.git_revision,
+            images=dict(self.images),
+            primary_images=dict(self.primary_images),
         )
 
     def tick(self) -> Decided:
@@ -95,6 +120,12 @@ class World:
                 break
             assert isinstance(result, NeedChecks)
             self.asked.extend(result.kinds)
+            if CheckKind.GIT_WRITE in result.kinds:
+                assert result.write is not None
+                outcome = self.git(result.write, self)
+                self.git_writes.append(result.write)
+                obs = obs.with_git(outcome)
+                continue
             obs = obs.with_checks({k: self.checks(k, self) for k in result.kinds})
         else:
             raise AssertionError("the machine kept asking for checks")
@@ -106,6 +137,7 @@ class World:
                 self.target_replicas = action.replicas
             elif isinstance(action, PromoteToPrimary):
                 self.primary_revision = self.target_revision
+                self.primary_images = dict(self.images)
                 self.primary_ready_at = self.tick_no + 1 + self.primary_rollout_ticks
             elif isinstance(action, RecordEvent):
                 self.events.append(action)

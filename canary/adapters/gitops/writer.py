@@ -1,0 +1,388 @@
+"""The Git write-back: a rolled-back revision reverted in Git, a promoted one carried to the next
+environment, each exactly once, as a commit on the branch or as a pull request.
+
+Who calls this: the operator, when the decision core asks for ``CheckKind.GIT_WRITE`` with the
+``GitWrite`` it owes (``status.gitops.pending``).  What it returns: a ``GitOutcome``, either a record
+of what was done (committed, a pull request, nothing to do, or needs a person) or an error, which the
+core keeps and retries on the next interval.
+
+How each write goes:
+
+* **Exactly once.** Every commit carries trailers (``Canary``, ``Canary-Revision``, ``Canary-Verdict``);
+  before writing, the branch (or the pull request's branch) is searched for them.  A controller that
+  died between its push and its status update finds its own commit and records it.
+* **Revert.** The commits after the last promoted one (``since_revision``) up to the failed one
+  (``git_revision``) that touched ``spec.gitops.path`` are undone in one commit, oldest intent kept:
+  an unrelated commit in between (another path) survives.  In the same commit, the failed image tags
+  are added to the exclusion list of any Flux ImageRepository in the repository that watches those
+  images, so image automation does not bring them back.  A rejected push is rebased and retried; a
+  revert that conflicts (someone changed the same lines since) becomes a pull request when a forge
+  is configured (the revert is made on top of the failed commit, where it applies, and the forge
+  shows the conflict to resolve), or a "needs attention" record naming the commits and files.  Never
+  a force push.
+* **Promote.** The promoted images are written into the next environment's manifests (Deployments,
+  or ``images:`` of a kustomization.yaml), comments and formatting kept, and committed (or proposed).
+* **Credentials** come from the Secret only (Flux's keys), go to git through its environment and to
+  the forge in a header, and never appear in a message this module returns.
+
+One working copy per repository and branch under ``workdir``, behind a lock, so two canaries writing
+to one repository take turns instead of racing on the same files.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from canary.adapters.gitops import manifests
+from canary.adapters.gitops.forge import Forge, ForgeError, forge_for
+from canary.adapters.gitops.repository import (
+    Author,
+    Credentials,
+    GitError,
+    PushRejected,
+    Repository,
+    RevertConflict,
+    commit_message,
+)
+from canary.adapters.kube.secrets import secret_values
+from canary.core.observations import GitOutcome
+from canary.models.gitops import (
+    ForgeSpec,
+    GitOpsSpec,
+    GitRepositorySpec,
+    GitWrite,
+    GitWriteKind,
+    GitWriteRecord,
+    OnRollback,
+    WriteMode,
+)
+
+log = logging.getLogger(__name__)
+
+#: (namespace, name) -> the Secret object, or None when there is none
+ReadSecret = Callable[[str, str], Mapping[str, Any] | None]
+#: (forge settings, repository URL, token) -> a forge client
+ForgeFactory = Callable[[ForgeSpec, str, str], Forge]
+
+SECRET_KEYS = ("username", "password", "bearerToken", "identity", "known_hosts")
+VERDICT = {GitWriteKind.REVERT: "rolled-back", GitWriteKind.PROMOTE: "promoted"}
+
+
+def default_forge(spec: ForgeSpec, repository_url: str, token: str) -> Forge:
+    return forge_for(spec.provider, spec.api_url, repository_url, token, project=spec.project)
+
+
+def _exclude(text: str, *, repository: str, tag: str) -> manifests.Edit:
+    # The whole repository is searched; only files that can hold an ImageRepository are parsed (a Helm
+    # template elsewhere is not YAML, and is none of our business).
+    if "ImageRepository" not in text:
+        return manifests.Edit(text)
+    return manifests.exclude_tag(text, repository, tag)
+
+
+class NeedsAttention(Exception):
+    """The write cannot be done automatically; the message says what a person must do."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    namespace: str
+    name: str
+    spec: GitOpsSpec
+    write: GitWrite
+
+    @property
+    def trailers(self) -> dict[str, str]:
+        return {
+            "Canary": f"{self.namespace}/{self.name}",
+            "Canary-Revision": self.write.revision,
+            "Canary-Verdict": VERDICT[self.write.kind],
+        }
+
+    def branch(self) -> str:
+        kind = "rollback" if self.write.kind is GitWriteKind.REVERT else "promote"
+        return f"canary/{kind}/{self.namespace}/{self.name}-{self.write.revision[:16]}"
+
+
+class GitOpsWriter:
+    def __init__(
+        self,
+        workdir: Path,
+        read_secret: ReadSecret,
+        *,
+        forge_factory: ForgeFactory = default_forge,
+    ) -> None:
+        self.workdir = workdir
+        self.read_secret = read_secret
+        self.forge_factory = forge_factory
+        self._locks: dict[Path, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    # ------------------------------------------------------------------------------ entry point
+    def write(self, namespace: str, name: str, spec: GitOpsSpec, write: GitWrite) -> GitOutcome:
+        """Make ``write`` (or find it made); never raises for a failure of the remote or the forge."""
+        job = _Job(namespace, name, spec, write)
+        try:
+            record = self._revert(job) if write.kind is GitWriteKind.REVERT else self._promote(job)
+        except NeedsAttention as e:
+            record = GitWriteRecord(
+                kind=write.kind, revision=write.revision, result="needsAttention", message=str(e)
+            )
+        except (GitError, ForgeError, manifests.ManifestError, OSError) as e:
+            return GitOutcome(error=str(e)[:1000])
+        log.info("Git %s of %s/%s: %s", write.kind.value, namespace, name, record.message)
+        return GitOutcome(record)
+
+    # ------------------------------------------------------------------------------ plumbing
+    def _credentials(self, namespace: str, repository: GitRepositorySpec) -> tuple[Credentials, str | None]:
+        if repository.secret_ref is None:
+            return Credentials(), None
+        secret = self.read_secret(namespace, repository.secret_ref.name)
+        if secret is None:
+            raise GitError(
+                f"spec.gitops: Secret {namespace}/{repository.secret_ref.name} (secretRef) not found"
+            )
+        v = secret_values(secret, SECRET_KEYS)
+        creds = Credentials(
+            username=v.get("username"),
+            password=v.get("password") or v.get("bearerToken"),
+            ssh_key=v.get("identity"),
+            known_hosts=v.get("known_hosts"),
+        )
+        return creds, v.get("bearerToken") or v.get("password")
+
+    def _open(self, namespace: str, repository: GitRepositorySpec) -> tuple[Repository, str | None]:
+        creds, token = self._credentials(namespace, repository)
+        key = hashlib.sha256(f"{repository.url}\0{repository.branch}".encode()).hexdigest()[:16]
+        author = Author(repository.author.name, repository.author.email) if repository.author else Author()
+        repo = Repository(
+            repository.url,
+            self.workdir / key / "repo",
+            branch=repository.branch,
+            credentials=creds,
+            author=author,
+        )
+        return repo, token
+
+    def _lock(self, repo: Repository) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(repo.workdir, threading.Lock())
+
+    def _forge(self, job: _Job, repository: GitRepositorySpec, token: str | None) -> Forge:
+        if job.spec.forge is None:
+            raise NeedsAttention("no spec.gitops.forge to open a pull request with")
+        if not token:
+            raise GitError("spec.gitops.forge: the Secret has no bearerToken or password for the forge's API")
+        return self.forge_factory(job.spec.forge, repository.url, token)
+
+    def _propose(
+        self,
+        job: _Job,
+        repo: Repository,
+        repository: GitRepositorySpec,
+        token: str | None,
+        *,
+        title: str,
+        body: str,
+    ) -> GitWriteRecord:
+        """Push HEAD as the job's branch and open (or find) its pull request."""
+        forge = self._forge(job, repository, token)
+        branch = job.branch()
+        tip = repo.remote_branch(branch)
+        if tip is not None and all(repo.trailers(tip).get(k) == v for k, v in job.trailers.items()):
+            commit = tip  # pushed before a restart: propose what is there
+        else:
+            commit = repo.push_branch(branch)
+        pr = forge.open_pull_request(head=branch, base=repository.branch, title=title, body=body)
+        verb = "Opened" if pr.created else "Found open"
+        return GitWriteRecord(
+            kind=job.write.kind,
+            revision=job.write.revision,
+            result="pullRequest",
+            commit=commit,
+            pull_request=pr.url,
+            message=f"{verb} pull request {pr.url} ({branch} into {repository.branch}): {title}",
+        )
+
+    def _found(self, job: _Job, repo: Repository, branch: str) -> GitWriteRecord | None:
+        commit = repo.find(job.trailers)
+        if commit is None:
+            return None
+        return GitWriteRecord(
+            kind=job.write.kind,
+            revision=job.write.revision,
+            result="committed",
+            commit=commit,
+            message=f"Found commit {commit[:12]} on {branch} made earlier for this verdict: "
+            f"{repo.subject(commit)}",
+        )
+
+    # ------------------------------------------------------------------------------ revert
+    def _revert(self, job: _Job) -> GitWriteRecord:
+        spec, _write = job.spec, job.write
+        repo, token = self._open(job.namespace, spec.repository)
+        with self._lock(repo):
+            try:
+                repo.sync()
+                found = self._found(job, repo, spec.repository.branch)
+                if found is not None:
+                    return found
+                return self._revert_in(job, repo, token)
+            finally:
+                repo.close()
+
+    def _revert_in(self, job: _Job, repo: Repository, token: str | None) -> GitWriteRecord:
+        spec, write = job.spec, job.write
+        if write.since_revision is None or not repo.exists(write.since_revision):
+            raise NeedsAttention(
+                "The commit of the last promoted spec is unknown "
+                f"({write.since_revision or 'none recorded'}): revert the commits to {spec.path} since "
+                "the last good release by hand (spec.gitops.revisionFrom found no revision when it was "
+                "promoted)"
+            )
+        until = write.git_revision if write.git_revision and repo.exists(write.git_revision) else "HEAD"
+        commits = repo.touching(spec.path, write.since_revision, until)
+        if not commits:
+            return GitWriteRecord(
+                kind=write.kind,
+                revision=write.revision,
+                result="nothingToDo",
+                message=f"No commit after {write.since_revision[:12]} changed {spec.path}: Git already "
+                f"describes the promoted version",
+            )
+        listed = [f"  {c[:12]} {repo.subject(c)}" for c in commits]
+        excluded: list[str] = []
+
+        def quarantine() -> list[str]:
+            changed: list[str] = []
+            for image in sorted(set((write.images or {}).values())):
+                ref = manifests.split_image(image)
+                if not ref.tag:
+                    continue
+                exclude = functools.partial(_exclude, repository=ref.repository, tag=ref.tag)
+                for path, edit in manifests.edit_tree(repo.workdir, ".", exclude):
+                    changed.append(str(path))
+                    excluded.extend(edit.changed)
+            return changed
+
+        subject = (
+            f"Roll back {job.namespace}/{job.name}: revert {len(commits)} commit"
+            f"{'s' if len(commits) != 1 else ''} to {spec.path}"
+        )
+
+        def message() -> str:
+            body = [
+                f"Canary {job.namespace}/{job.name} rolled back revision {write.revision}: {write.reason}",
+                "",
+                "Reverted:",
+                *listed,
+            ]
+            if excluded:
+                body += ["", "Excluded from image automation:", *(f"  {e}" for e in excluded)]
+            return commit_message(subject, "\n".join(body), {**job.trailers, "Canary-Check": write.reason})
+
+        try:
+            repo.revert(commits, message, also=quarantine, only=spec.path)
+            if spec.on_rollback is OnRollback.PULL_REQUEST:
+                return self._propose(job, repo, spec.repository, token, title=subject, body=message())
+            commit = repo.push()
+        except (RevertConflict, PushRejected) as e:
+            return self._conflicted(job, repo, token, commits, until=until, why=str(e))
+        return GitWriteRecord(
+            kind=write.kind,
+            revision=write.revision,
+            result="committed",
+            commit=commit,
+            message=f"Reverted {len(commits)} commit{'s' if len(commits) != 1 else ''} to {spec.path} in "
+            f"{commit[:12]} on {spec.repository.branch}: {subject}",
+        )
+
+    def _conflicted(
+        self, job: _Job, repo: Repository, token: str | None, commits: list[str], *, until: str, why: str
+    ) -> GitWriteRecord:
+        """The revert does not apply on the branch's tip: propose it from the failed commit, where it
+        does, or ask a person."""
+        spec = job.spec
+        shown = " ".join(c[:12] for c in commits)
+        if spec.forge is None:
+            raise NeedsAttention(
+                f"The revert needs a person: {why}. Revert {shown} on {spec.repository.branch} by hand "
+                f"(git revert {shown}), resolve the conflict and push; no forge is configured for a pull "
+                "request"
+            )
+        repo.sync()
+        repo.checkout(until)
+        title = f"Roll back {job.namespace}/{job.name}: revert {shown} (conflicts: {why})"
+        body = commit_message(
+            title,
+            f"Canary {job.namespace}/{job.name} rolled back revision {job.write.revision}: "
+            f"{job.write.reason}\n\nThe revert conflicts with later changes on {spec.repository.branch}; "
+            "resolve it in this pull request.",
+            {**job.trailers, "Canary-Check": job.write.reason},
+        )
+        try:
+            repo.revert(commits, body, only=spec.path)
+        except RevertConflict as e:
+            raise NeedsAttention(f"The revert needs a person: {e}. Revert {shown} by hand") from e
+        return self._propose(job, repo, spec.repository, token, title=title, body=body)
+
+    # ------------------------------------------------------------------------------ promote
+    def _promote(self, job: _Job) -> GitWriteRecord:
+        spec, write = job.spec, job.write
+        promotion = spec.promote
+        if promotion is None:
+            raise NeedsAttention("spec.gitops.promote was removed before the promotion was written")
+        repository = promotion.repository or spec.repository
+        repo, token = self._open(job.namespace, repository)
+        with self._lock(repo):
+            try:
+                repo.sync()
+                trailers = job.trailers
+                found = self._found(job, repo, repository.branch)
+                if found is not None:
+                    return found
+                wanted = {}
+                for image in (write.images or {}).values():
+                    wanted[manifests.split_image(image).repository] = image
+                edits = manifests.edit_tree(
+                    repo.workdir, promotion.path, lambda t: manifests.set_images(t, wanted)
+                )
+                if not edits:
+                    return GitWriteRecord(
+                        kind=write.kind,
+                        revision=write.revision,
+                        result="nothingToDo",
+                        message=f"{promotion.path} already runs {', '.join(sorted(wanted.values()))}",
+                    )
+                changes = [c for _, e in edits for c in e.changed]
+                subject = f"Promote {job.namespace}/{job.name} to {promotion.path}: " + ", ".join(
+                    sorted(wanted.values())
+                )
+                body = f"{write.reason}\n\n" + "\n".join(f"  {c}" for c in changes)
+                message = commit_message(subject, body, {**trailers, "Canary-Environment": promotion.path})
+                paths = [str(p) for p, _ in edits]
+                if promotion.mode is WriteMode.PULL_REQUEST:
+                    repo.commit(paths, message)
+                    return self._propose(job, repo, repository, token, title=subject, body=message)
+                repo.commit(paths, message)
+                try:
+                    commit = repo.push()
+                except PushRejected as e:
+                    raise NeedsAttention(f"The promotion commit no longer applies: {e}") from e
+                return GitWriteRecord(
+                    kind=write.kind,
+                    revision=write.revision,
+                    result="committed",
+                    commit=commit,
+                    message=f"Promoted to {promotion.path} in {commit[:12]} on {repository.branch}: "
+                    f"{subject}",
+                )
+            finally:
+                repo.close()

@@ -1,0 +1,243 @@
+"""When the decision core owes a Git write, what it asks for, and how it records the outcome.
+
+A rollback of a run owes a revert of the commits after the last promoted one (with the failed check
+as the reason and only the images the failed revision changed); a promotion owes a commit of the
+promoted images to the next environment.  The write is attempted in the tick of the verdict, kept in
+``status.gitops.pending`` while it fails (retried once per interval, one Warning per distinct error),
+and recorded with an event and a GitOps condition once done.  The agent applying the revert brings
+the target back to the promoted spec: no new analysis, and later reverts start after that commit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from canary.core.actions import EventType
+from canary.core.machine import Decided, NeedChecks, step
+from canary.core.observations import CheckKind, CheckOutcome, GitOutcome
+from canary.models.canary import Phase
+from canary.models.gitops import GitWrite, GitWriteKind, GitWriteRecord
+from tests.unit.core.sim import World, make_spec
+
+GITOPS: dict[str, Any] = {
+    "repository": {"url": "https://git.example/config.git"},
+    "path": "apps/web/staging",
+}
+
+
+ANALYSIS: dict[str, Any] = {
+    "stepWeight": 20,
+    "maxWeight": 60,
+    "threshold": 1,
+    "metrics": [{"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"}],
+}
+
+
+def fail_analysis(kind: CheckKind, world: World) -> CheckOutcome:
+    if kind is CheckKind.ANALYSIS:
+        return CheckOutcome.failed("request-success-rate", "97.1% < 99%")
+    return CheckOutcome.failed("rollback", "not asked") if kind is CheckKind.ROLLBACK else CheckOutcome.ok()
+
+
+def world(gitops: dict[str, Any] | None = GITOPS, **kw: Any) -> World:
+    extra = {"gitops": gitops} if gitops is not None else {}
+    w = World(make_spec(ANALYSIS, **extra), **kw)
+    w.git_revision = "c0ffee1"
+    w.initialize()
+    return w
+
+
+def release(w: World, revision: str, commit: str, image: str) -> None:
+    w.target_revision, w.git_revision, w.images = revision, commit, {"app": image}
+
+
+def conditions(w: World) -> dict[str, tuple[str, str | None, str | None]]:
+    return {c.type: (c.status, c.reason, c.message) for c in w.status.conditions or []}
+
+
+def test_initialization_records_the_commit_of_the_promoted_spec() -> None:
+    w = world()
+    assert w.status.gitops is not None
+    assert w.status.gitops.promoted_revision == "c0ffee1"
+    assert w.git_writes == []
+
+
+def test_a_rollback_owes_a_revert_of_what_the_failed_revision_changed() -> None:
+    w = world(checks=fail_analysis)
+    release(w, "rev2", "bad1234", "example/web:1.1.0")
+    w.primary_images = {"app": "example/web:1.0.0", "sidecar": "envoy:1.30"}
+    w.images = {"app": "example/web:1.1.0", "sidecar": "envoy:1.30"}
+    w.run_until(Phase.FAILED)
+
+    assert len(w.git_writes) == 1
+    write = w.git_writes[0]
+    assert write.kind is GitWriteKind.REVERT
+    assert (write.revision, write.git_revision, write.since_revision) == ("rev2", "bad1234", "c0ffee1")
+    assert write.images == {"app": "example/web:1.1.0"}  # the sidecar did not change
+    assert "request-success-rate" in write.reason
+    assert "97.1%" in write.reason
+
+    g = w.status.gitops
+    assert g is not None
+    assert g.pending is None
+    assert g.last_write is not None
+    assert g.last_write.result == "committed"
+    assert g.last_write.commit == "c0"
+    assert "GitCommitted" in w.reasons()
+    assert conditions(w)["GitOps"][:2] == ("True", "GitCommitted")
+    assert w.status.phase is Phase.FAILED  # the write does not change the verdict
+
+
+def test_the_agent_applying_the_revert_starts_no_analysis_and_moves_the_promoted_commit() -> None:
+    w = world(checks=fail_analysis)
+    release(w, "rev2", "bad1234", "example/web:1.1.0")
+    w.run_until(Phase.FAILED)
+    w.events.clear()
+    w.asked.clear()
+
+    release(w, "rev1", "revert99", "example/web:1.0.0")  # Flux applied the revert commit
+    for _ in range(3):
+        w.tick()
+    assert w.status.phase is Phase.FAILED
+    assert CheckKind.ANALYSIS not in w.asked
+    assert w.reasons() == []
+    assert w.status.gitops is not None
+    assert w.status.gitops.promoted_revision == "revert99"
+    assert len(w.git_writes) == 1
+
+    # The next faulty release is reverted from the revert commit on, not from the old promotion.
+    release(w, "rev3", "bad5678", "example/web:1.2.0")
+    w.run_until(Phase.FAILED)
+    assert [(x.git_revision, x.since_revision) for x in w.git_writes[1:]] == [("bad5678", "revert99")]
+
+
+def test_a_failed_write_is_kept_and_retried_once_per_interval_with_one_warning() -> None:
+    attempts: list[str] = []
+
+    def flaky(write: GitWrite, w: World) -> GitOutcome:
+        attempts.append(write.revision)
+        if len(attempts) < 4:
+            return GitOutcome(error="git push failed: connection refused")
+        return GitOutcome(GitWriteRecord(kind=write.kind, revision=write.revision, result="committed"))
+
+    w = world(checks=fail_analysis, git=flaky)
+    release(w, "rev2", "bad1234", "example/web:1.1.0")
+    w.run_until(Phase.FAILED)
+    g = w.status.gitops
+    assert g is not None
+    assert g.pending is not None
+    assert (g.pending.attempts, g.pending.last_error) == (1, "git push failed: connection refused")
+    assert conditions(w)["GitOps"][:2] == ("False", "GitWriteFailed")
+
+    w.tick()
+    w.tick()
+    assert w.status.gitops is not None
+    assert w.status.gitops.pending is not None
+    assert w.status.gitops.pending.attempts == 3
+    failures = [e for e in w.events if e.reason.value == "GitWriteFailed"]
+    assert len(failures) == 1
+    assert failures[0].type is EventType.WARNING
+
+    w.tick()
+    g = w.status.gitops
+    assert g is not None
+    assert g.pending is None
+    assert g.last_write is not None
+    assert len(attempts) == 4
+    assert conditions(w)["GitOps"][:2] == ("True", "GitCommitted")
+
+
+def test_a_retry_waits_for_the_interval_not_for_a_watch_wakeup() -> None:
+    w = world(checks=fail_analysis, git=lambda write, w: GitOutcome(error="remote down"))
+    release(w, "rev2", "bad1234", "example/web:1.1.0")
+    w.run_until(Phase.FAILED)
+    woken = dataclasses.replace(w.observe(), due=False)
+    assert isinstance(step(w.spec, w.status, woken, w.now, provider=w.provider), Decided)
+    due = dataclasses.replace(woken, due=True)
+    assert step(w.spec, w.status, due, w.now, provider=w.provider) == NeedChecks(
+        (CheckKind.GIT_WRITE,), w.status.gitops.pending if w.status.gitops else None
+    )
+
+
+def test_a_promotion_owes_the_promoted_images_to_the_next_environment() -> None:
+    spec = {**GITOPS, "promote": {"path": "apps/web/production"}}
+    w = world(gitops=spec)
+    release(w, "rev2", "good123", "example/web:1.1.0")
+    w.run_until(Phase.SUCCEEDED)
+    assert [x.kind for x in w.git_writes] == [GitWriteKind.PROMOTE]
+    write = w.git_writes[0]
+    assert (write.revision, write.git_revision, write.images) == (
+        "rev2",
+        "good123",
+        {"app": "example/web:1.1.0"},
+    )
+    assert w.status.gitops is not None
+    assert w.status.gitops.promoted_revision == "good123"
+
+
+def test_a_pull_request_and_a_conflict_read_differently() -> None:
+    def opened(write: GitWrite, w: World) -> GitOutcome:
+        return GitOutcome(
+            GitWriteRecord(
+                kind=write.kind,
+                revision=write.revision,
+                result="pullRequest",
+                pull_request="https://git.example/config/pull/7",
+                message="Opened https://git.example/config/pull/7",
+            )
+        )
+
+    w = world(checks=fail_analysis, git=opened)
+    release(w, "rev2", "bad1234", "example/web:1.1.0")
+    w.run_until(Phase.FAILED)
+    assert "PullRequestOpened" in w.reasons()
+    assert w.status.gitops is not None
+    assert w.status.gitops.last_write is not None
+    assert w.status.gitops.last_write.pull_request == "https://git.example/config/pull/7"
+
+    def conflict(write: GitWrite, w: World) -> GitOutcome:
+        return GitOutcome(
+            GitWriteRecord(
+                kind=write.kind, revision=write.revision, result="needsAttention", message="resolve by hand"
+            )
+        )
+
+    w = world(checks=fail_analysis, git=conflict)
+    release(w, "rev2", "bad1234", "example/web:1.1.0")
+    w.run_until(Phase.FAILED)
+    event = next(e for e in w.events if e.reason.value == "GitNeedsAttention")
+    assert event.type is EventType.WARNING
+    assert event.message == "resolve by hand"
+    assert conditions(w)["GitOps"] == ("False", "GitNeedsAttention", "resolve by hand")
+
+
+def test_no_write_without_gitops_or_with_on_rollback_none() -> None:
+    for gitops in (None, {**GITOPS, "onRollback": "none"}):
+        w = world(gitops=gitops, checks=fail_analysis)
+        release(w, "rev2", "bad1234", "example/web:1.1.0")
+        w.run_until(Phase.FAILED)
+        assert w.git_writes == []
+        assert CheckKind.GIT_WRITE not in w.asked
+
+
+def test_a_promotion_that_fails_on_a_broken_primary_reverts_nothing() -> None:
+    """Traffic stays on the canary, which passed its analysis: Git describes what serves."""
+    w = world()
+    w.spec = make_spec({"stepWeight": 50, "threshold": 1}, gitops=GITOPS, progressDeadlineSeconds=30)
+    w.primary_rollout_ticks = 10_000
+    release(w, "rev2", "good123", "example/web:1.1.0")
+    w.run_until(Phase.FAILED)
+    assert "PromotionFailed" in w.reasons()
+    assert w.git_writes == []
+
+
+def test_removing_gitops_drops_a_pending_write() -> None:
+    w = world(checks=fail_analysis, git=lambda write, w: GitOutcome(error="remote down"))
+    release(w, "rev2", "bad1234", "example/web:1.1.0")
+    w.run_until(Phase.FAILED)
+    w.spec = make_spec(ANALYSIS)
+    w.tick()
+    assert w.status.gitops is not None
+    assert w.status.gitops.pending is None
+    assert conditions(w)["GitOps"][:2] == ("Unknown", "Disabled")
