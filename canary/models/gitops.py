@@ -166,12 +166,14 @@ class GitOpsSpec(KubeModel):
 
 GITOPS_VALIDATIONS = [
     cel(
-        "!has(self.gitops) || self.gitops.onRollback != 'pullRequest' || has(self.gitops.forge)",
+        "!has(self.gitops) || !has(self.gitops.onRollback) || self.gitops.onRollback != 'pullRequest'"
+        " || has(self.gitops.forge)",
         "onRollback pullRequest needs spec.gitops.forge (github or gitlab)",
         ".gitops.forge",
     ),
     cel(
-        "!has(self.gitops) || !has(self.gitops.promote) || self.gitops.promote.mode != 'pullRequest'"
+        "!has(self.gitops) || !has(self.gitops.promote) || !has(self.gitops.promote.mode)"
+        " || self.gitops.promote.mode != 'pullRequest'"
         " || has(self.gitops.forge)",
         "promote.mode pullRequest needs spec.gitops.forge (github or gitlab)",
         ".gitops.forge",

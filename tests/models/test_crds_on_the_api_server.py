@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 FLAGGER_CANARY = yaml.safe_load((Path(__file__).parent / "fixtures" / "flagger-canary.yaml").read_text())
 
 
+_REPO_URL = "https://git.example/acme/config.git"
+
+
 def converted() -> dict[str, Any]:
     body = copy.deepcopy(FLAGGER_CANARY)
     assert body["apiVersion"] == "flagger.app/v1beta1"
@@ -91,6 +94,19 @@ def _set(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
             "spec.analysis.alerts",
             [{"name": "a", "severity": "fatal", "providerRef": {"name": "p"}}],
             "severity",
+        ),
+        ("spec.gitops", {"repository": {"url": "config"}, "path": "a"}, "spec.gitops.repository.url"),
+        ("spec.gitops", {"repository": {"url": _REPO_URL}, "path": "a/../../etc"}, "spec.gitops.path"),
+        ("spec.gitops", {"repository": {"url": _REPO_URL}, "path": "a", "onRollback": "reset"}, "onRollback"),
+        (
+            "spec.gitops",
+            {"repository": {"url": _REPO_URL}, "path": "a", "onRollback": "pullRequest"},
+            "spec.gitops.forge",
+        ),
+        (
+            "spec.gitops",
+            {"repository": {"url": _REPO_URL}, "path": "a", "promote": {"path": "b", "mode": "pullRequest"}},
+            "spec.gitops.forge",
         ),
     ],
 )

@@ -152,7 +152,9 @@ def gateway_canary(name: str, analysis: dict[str, Any], **spec: Any) -> dict[str
 
 def apply(cluster: Cluster, namespace: str, *objects: dict[str, Any]) -> None:
     docs = "\n---\n".join(json.dumps(o) for o in objects)
-    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=docs)
+    done = cluster.kubectl("apply", "-n", namespace, "-f", "-", input=docs, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"kubectl apply failed: {done.stderr.strip()}")
 
 
 def get_canary(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
