@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml
 
 venv: deps $(STAMP)  ## create .venv with the package (editable) and the dev group
 
-controlplane: deps  ## build etcd, kube-* and kwok into the cache (once per version)
+controlplane: deps  ## build etcd, kube-* and kwok, and Flux, into the cache (once per version)
 	@controlplane/build.sh >/dev/null
+	@controlplane/build-flux.sh >/dev/null
 
 lint: venv  ## ruff, ruff format, mypy --strict, import-linter
 	ruff check .

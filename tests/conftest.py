@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from controlplane.flux import LocalFlux
 from controlplane.localcluster import LocalCluster, scratch_dir
 from tests.support.gitserver import GitHTTPServer
 from tests.support.prometheus import Prometheus
@@ -122,6 +123,19 @@ def prometheus() -> Iterator[Prometheus]:
         yield prom
     finally:
         prom.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def flux(cluster: Cluster) -> Iterator[LocalFlux]:
+    """Real Flux (source-controller and kustomize-controller) against the session's cluster."""
+    workdir = scratch_dir("canary-test-flux-")
+    local = LocalFlux(workdir, cluster.kubeconfig)
+    try:
+        local.start()
+        yield local
+    finally:
+        local.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
