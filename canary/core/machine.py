@@ -274,10 +274,6 @@ def _maybe_start(t: _Tick) -> None:
         # failed revision afterwards counts as new again.
         if s.last_applied_spec != h:
             t.set(last_applied_spec=h, tracked_configs=t.obs.tracked_configs or None)
-        # The commit the agent applied it from (say, our revert) describes the promoted spec: later
-        # reverts start after it.
-        if t.obs.git_revision is not None and t.gitops().promoted_revision != t.obs.git_revision:
-            t.set_gitops(promoted_revision=t.obs.git_revision)
         return
     if h == s.last_applied_spec and s.phase is not Phase.WAITING:
         return  # nothing new (a Failed revision stays failed until the target changes)
@@ -736,6 +732,11 @@ def _settle_git(t: _Tick) -> None:
         reason, status, severity = _WRITTEN[record.result]
         record = record.model_copy(update={"time": timestamp(t.now)})
         t.set_gitops(pending=None, last_write=record)
+        if record.kind is GitWriteKind.REVERT and record.result == "committed" and record.commit:
+            # Our revert describes the promoted spec again: later reverts start after it.  (Not the
+            # agent's revision when the target returns to the promoted spec: a stale read of the
+            # target next to a fresh one of the agent would pair the promoted spec with a newer commit.)
+            t.set_gitops(promoted_revision=record.commit)
         event = normal if status == "True" else warning
         t.emit(event(reason, record.message, severity))
         t.git = (status, reason.value, record.message)

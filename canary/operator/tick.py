@@ -206,7 +206,7 @@ class Controller:
         )
         self._act(result, body, spec=spec, route_ctx=ctx, router=router, view=view, now=now)
         version = body.get("metadata", {}).get("resourceVersion")
-        if not self._patch_status(namespace, name, canary.status, result.status, version):
+        if not self._patch_status(namespace, name, body.get("status") or {}, result.status, version):
             return TickResult(1.0, frozenset(view.reads))  # decide again in a second, from fresh state
         if self.recorder is not None:
             self.recorder.record(
@@ -298,10 +298,13 @@ class Controller:
                 self.notices.post_rollout(body, spec, action.phase, checksum)
 
     def _patch_status(
-        self, namespace: str, name: str, old: CanaryStatus, new: CanaryStatus, version: str | None
+        self, namespace: str, name: str, stored: dict[str, Any], new: CanaryStatus, version: str | None
     ) -> bool:
-        """Write the new status (one patch); False if the Canary changed since ``version`` was read."""
-        before, after = old.wire(), new.wire()
+        """Write the new status (one patch); False if the Canary changed since ``version`` was read.
+
+        The patch is computed against the status as stored, not as parsed: a field the model defaults
+        (a weight of 0) but the server has never been sent must still be written."""
+        before, after = stored, new.wire()
         if before == after:
             return True
         patch = merge_patch(before, after)

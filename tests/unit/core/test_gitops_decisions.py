@@ -89,27 +89,27 @@ def test_a_rollback_owes_a_revert_of_what_the_failed_revision_changed() -> None:
     assert w.status.phase is Phase.FAILED  # the write does not change the verdict
 
 
-def test_the_agent_applying_the_revert_starts_no_analysis_and_moves_the_promoted_commit() -> None:
+def test_the_agent_applying_the_revert_starts_no_analysis_and_later_reverts_start_after_it() -> None:
     w = world(checks=fail_analysis)
     release(w, "rev2", "bad1234", "example/web:1.1.0")
     w.run_until(Phase.FAILED)
+    assert w.status.gitops is not None
+    assert w.status.gitops.promoted_revision == "c0"  # the revert commit describes the promoted spec
     w.events.clear()
     w.asked.clear()
 
-    release(w, "rev1", "revert99", "example/web:1.0.0")  # Flux applied the revert commit
+    release(w, "rev1", "c0", "example/web:1.0.0")  # the agent applied the revert commit
     for _ in range(3):
         w.tick()
     assert w.status.phase is Phase.FAILED
     assert CheckKind.ANALYSIS not in w.asked
     assert w.reasons() == []
-    assert w.status.gitops is not None
-    assert w.status.gitops.promoted_revision == "revert99"
     assert len(w.git_writes) == 1
 
     # The next faulty release is reverted from the revert commit on, not from the old promotion.
     release(w, "rev3", "bad5678", "example/web:1.2.0")
     w.run_until(Phase.FAILED)
-    assert [(x.git_revision, x.since_revision) for x in w.git_writes[1:]] == [("bad5678", "revert99")]
+    assert [(x.git_revision, x.since_revision) for x in w.git_writes[1:]] == [("bad5678", "c0")]
 
 
 def test_a_failed_write_is_kept_and_retried_once_per_interval_with_one_warning() -> None:
