@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps venv controlplane lint fmt package-check unit test cluster cluster-down
+.PHONY: help deps venv controlplane demo lint fmt package-check unit test cluster cluster-down
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -30,10 +30,13 @@ controlplane: deps  ## build etcd, kube-* and kwok, and Flux, into the cache (on
 	@controlplane/build.sh >/dev/null
 	@controlplane/build-flux.sh >/dev/null
 
+demo: venv controlplane  ## the main job: a release promoted and a faulty one reverted, in Git, with Flux
+	$(PY) -m demo
+
 lint: venv  ## ruff, ruff format, mypy --strict, import-linter
 	ruff check .
 	ruff format --check .
-	mypy --strict canary loadtest controlplane
+	mypy --strict canary loadtest controlplane demo
 	lint-imports
 
 fmt: venv  ## apply ruff's fixes and formatting

@@ -23,9 +23,9 @@ import pytest
 from kubernetes import client, config
 
 from controlplane.flux import LocalFlux
+from controlplane.gitserver import GitHTTPServer
 from controlplane.localcluster import LocalCluster, scratch_dir
-from tests.support.gitserver import GitHTTPServer
-from tests.support.prometheus import Prometheus
+from controlplane.prometheus import Prometheus
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -19,7 +19,7 @@ from canary.adapters.gitops.repository import (
     RevertConflict,
     commit_message,
 )
-from tests.support.gitserver import ENV, GitHTTPServer, Person, git
+from controlplane.gitserver import ENV, GitHTTPServer, Person, git
 
 
 @pytest.fixture

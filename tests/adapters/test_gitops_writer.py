@@ -14,8 +14,8 @@ import pytest
 
 from canary.adapters.gitops.writer import GitOpsWriter
 from canary.models.gitops import GitOpsSpec, GitWrite, GitWriteKind
+from controlplane.gitserver import GitHTTPServer, Person, git
 from tests.support.forge import FakeForge
-from tests.support.gitserver import GitHTTPServer, Person, git
 
 TOKEN = "forge-token-9f8e7d"
 

@@ -33,8 +33,8 @@ from canary.adapters.metrics.templates import TemplateModel, render
 from canary.core.observations import Cause
 from canary.models.canary import Canary, Provider
 from controlplane.localcluster import free_port
+from controlplane.prometheus import Prometheus
 from tests.conftest import Cluster
-from tests.support.prometheus import Prometheus
 from tests.support.workload import StandIn
 
 TOKEN = "s3cret-token-value"

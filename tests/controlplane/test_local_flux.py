@@ -12,8 +12,8 @@ from typing import Any
 from kubernetes import client
 
 from controlplane.flux import LocalFlux
+from controlplane.gitserver import Person, git
 from tests.conftest import Cluster
-from tests.support.gitserver import Person, git
 
 
 def configmap(value: str) -> str:

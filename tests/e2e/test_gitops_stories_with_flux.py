@@ -25,9 +25,9 @@ import pytest
 from kubernetes import client
 
 from controlplane.flux import LocalFlux
+from controlplane.gitserver import Person, git
 from tests.conftest import Cluster
 from tests.operator.conftest import Controller, apply, canary, events, get_canary, wait_for_phase
-from tests.support.gitserver import Person, git
 from tests.support.hooks import HookServer
 
 STAGING = "apps/web/staging/deployment.yaml"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.gitserver import GitHTTPServer
+from controlplane.gitserver import GitHTTPServer
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",

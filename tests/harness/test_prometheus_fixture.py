@@ -11,7 +11,7 @@ import pytest
 from prometheus_api_client import PrometheusConnect
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-from tests.support.prometheus import Prometheus
+from controlplane.prometheus import Prometheus
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from controlplane.prometheus import Prometheus
 from tests.conftest import Cluster
 from tests.operator.conftest import (
     Controller,
@@ -26,7 +27,6 @@ from tests.operator.conftest import (
     set_image,
     wait_for_phase,
 )
-from tests.support.prometheus import Prometheus
 from tests.support.workload import StandIn, Traffic
 
 APP = "shop"

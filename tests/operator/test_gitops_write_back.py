@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
+from controlplane.gitserver import GitHTTPServer, Person, git
 from tests.conftest import Cluster
 from tests.operator.conftest import Controller, apply, canary, events, get_canary, wait_for_phase
-from tests.support.gitserver import GitHTTPServer, Person, git
 from tests.support.hooks import HookServer
 
 PATH = "apps/web/staging/deployment.yaml"

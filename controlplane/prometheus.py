@@ -1,6 +1,6 @@
 """A real Prometheus (Debian's ``prometheus`` package) on 127.0.0.1 for the test suite.
 
-Who uses this: the ``prometheus`` session fixture in ``tests/conftest.py``.
+Who uses this: the ``prometheus`` session fixture in ``tests/conftest.py``, and the demo.
 Why file-based discovery: tests extend the scrape configuration at run time without a reload by
 writing one JSON file per target group into ``file_sd/``; Prometheus watches that directory.  Labels
 in the file (``job``, ``__metrics_path__``, or any label a PromQL query selects on) override the
@@ -119,18 +119,20 @@ class Prometheus:
                 if t["labels"].get("instance") == target and t["health"] == "up":
                     return
             time.sleep(0.2)
-        raise AssertionError(f"target {target} never came up in Prometheus; last seen: {last}")
+        raise RuntimeError(f"target {target} never came up in Prometheus; last seen: {last}")
 
     def reload_with(self, config: str) -> None:
         """Replace the whole configuration (YAML text) and reload it."""
         self.config.write_text(config)
         req = urllib.request.Request(f"{self.url}/-/reload", method="POST")  # noqa: S310
         with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
-            assert r.status == 200
+            if r.status != 200:
+                raise RuntimeError(f"prometheus refused the reload: HTTP {r.status}")
 
     def api(self, path: str, **params: str) -> Any:
         url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
         with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310
             body = json.loads(r.read())
-        assert body["status"] == "success", body
+        if body.get("status") != "success":
+            raise RuntimeError(f"prometheus answered {path} with {body}")
         return body["data"]

@@ -1,7 +1,8 @@
 """A git remote on 127.0.0.1 over smart HTTP, served by git's own ``git http-backend``.
 
-Who uses this: the ``git_server`` / ``git_remote`` fixtures in ``tests/conftest.py`` and, later, the
-GitOps tests and the demo.  Why smart HTTP rather than ``git daemon``: it is the protocol hosted
+Who uses this: the ``git_server`` / ``git_remote`` fixtures in ``tests/conftest.py`` (the GitOps
+tests) and the demo (``python -m demo``), which serves its config repository to Flux with it.
+Why smart HTTP rather than ``git daemon``: it is the protocol hosted
 forges speak, and it carries HTTP basic auth, so tests of credentials taken from a Kubernetes Secret
 exercise the real authentication path.  Pushes are enabled for the authenticated user (or for
 everyone when the server runs without credentials, via ``http.receivepack``).
@@ -57,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             total = 0
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip(), 16)
@@ -198,7 +199,7 @@ def git(cwd: Path, *args: str) -> str:
 
 
 class Person:
-    """Someone else working on the config repository with plain git."""
+    """Someone working on a config repository with plain git (CI, a colleague): a clone of ``url``."""
 
     def __init__(self, url: str, where: Path) -> None:
         self.dir = where

@@ -1,0 +1,1 @@
+"""The end-to-end demo (``make demo``) and the stand-ins it runs: not part of the installed package."""
