@@ -20,7 +20,12 @@ PRODUCTION = "apps/web/production/kustomization.yaml"
 
 
 def deployment(tag: str, comment: str = "web in staging: CI bumps the tag on every release") -> str:
-    # No replicas: the controller scales the target, and Flux's apply must not undo that.
+    return manifest(f"{IMAGE}:{tag}", comment)
+
+
+def manifest(image: str, comment: str = "web in staging: CI bumps the tag on every release") -> str:
+    """web's Deployment running ``image``.  No replicas: the controller scales the target, and the
+    agent's apply must not undo that."""
     return f"""# {comment}
 apiVersion: apps/v1
 kind: Deployment
@@ -36,7 +41,7 @@ spec:
     spec:
       containers:
         - name: web
-          image: {IMAGE}:{tag} # {{"$imagepolicy": "flux-system:web"}}
+          image: {image} # {{"$imagepolicy": "flux-system:web"}}
           ports: [{{name: http, containerPort: 9898}}]
 """
 
@@ -132,22 +137,30 @@ def files(git_url: str, loadtester: str, gateway: str) -> dict[str, str]:
     }
 
 
-def flux_sync(namespace: str, git_url: str) -> str:
-    """Flux's GitRepository and Kustomization for the staging path (``flux create`` would write these)."""
+def flux_sync(
+    namespace: str,
+    git_url: str,
+    *,
+    name: str = "web-staging",
+    path: str = "./apps/web/staging",
+    interval: str = "1m",
+) -> str:
+    """Flux's GitRepository ``config`` and a Kustomization applying ``path`` of it into ``namespace``
+    (what ``flux create source git`` and ``flux create kustomization`` would write)."""
     return f"""apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata: {{name: config, namespace: {namespace}}}
 spec:
-  interval: 1m
+  interval: {interval}
   url: {git_url}
   ref: {{branch: main}}
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
-metadata: {{name: web-staging, namespace: {namespace}}}
+metadata: {{name: {name}, namespace: {namespace}}}
 spec:
-  interval: 1m
-  path: ./apps/web/staging
+  interval: {interval}
+  path: {path}
   prune: true
   targetNamespace: {namespace}
   sourceRef: {{kind: GitRepository, name: config}}

@@ -13,32 +13,12 @@ from kubernetes import client
 
 from controlplane.flux import LocalFlux
 from controlplane.gitserver import Person, git
+from demo.configrepo import flux_sync
 from tests.conftest import Cluster
 
 
 def configmap(value: str) -> str:
     return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  colour: {value}\n"
-
-
-def sync_objects(namespace: str, url: str) -> str:
-    return f"""apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {{name: config, namespace: {namespace}}}
-spec:
-  interval: 1h
-  url: {url}
-  ref: {{branch: main}}
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {{name: apps, namespace: {namespace}}}
-spec:
-  interval: 1h
-  path: ./apps/demo
-  prune: true
-  targetNamespace: {namespace}
-  sourceRef: {{kind: GitRepository, name: config}}
-"""
 
 
 def wait_for(what: str, check: Any, timeout: float = 90) -> Any:
@@ -58,7 +38,12 @@ def test_flux_applies_pushes_and_reverts_from_a_local_remote(
     custom = client.CustomObjectsApi(cluster.api)
     ci = Person(git_remote, tmp_path / "ci")
     first = ci.commit("apps/demo/settings.yaml", configmap("blue"), "blue")
-    cluster.kubectl("apply", "-f", "-", input=sync_objects(namespace, git_remote))
+    cluster.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=flux_sync(namespace, git_remote, name="apps", path="./apps/demo", interval="1h"),
+    )
 
     def colour() -> str | None:
         try:

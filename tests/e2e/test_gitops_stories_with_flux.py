@@ -26,33 +26,13 @@ from kubernetes import client
 
 from controlplane.flux import LocalFlux
 from controlplane.gitserver import Person, git
+from demo.configrepo import IMAGE_AUTOMATION, flux_sync, manifest
 from tests.conftest import Cluster
 from tests.operator.conftest import Controller, apply, canary, events, get_canary, wait_for_phase
 from tests.support.hooks import HookServer
 
 STAGING = "apps/web/staging/deployment.yaml"
 PRODUCTION = "apps/web/production/kustomization.yaml"
-
-
-def deployment(image: str) -> str:
-    return f"""# web in staging: CI bumps the tag
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: {image} # {{"$imagepolicy": "flux-system:web"}}
-          ports: [{{name: http, containerPort: 9898}}]
-"""
 
 
 def production(tag: str) -> str:
@@ -63,38 +43,6 @@ resources:
 images:
   - name: ghcr.io/acme/web
     newTag: {tag} # promoted from staging by canary
-"""
-
-
-IMAGE_REPOSITORY = """apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageRepository
-metadata:
-  name: web
-  namespace: flux-system
-spec:
-  image: ghcr.io/acme/web
-  interval: 5m
-"""
-
-
-def sync(namespace: str, url: str) -> str:
-    return f"""apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {{name: config, namespace: {namespace}}}
-spec:
-  interval: 1h
-  url: {url}
-  ref: {{branch: main}}
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {{name: web-staging, namespace: {namespace}}}
-spec:
-  interval: 1h
-  path: ./apps/web/staging
-  prune: true
-  targetNamespace: {namespace}
-  sourceRef: {{kind: GitRepository, name: config}}
 """
 
 
@@ -161,15 +109,15 @@ def stage(
     ci = Person(git_remote, tmp_path / "ci")
     ci.change(
         {
-            STAGING: deployment("ghcr.io/acme/web:1.0.0"),
+            STAGING: manifest("ghcr.io/acme/web:1.0.0"),
             PRODUCTION: production("1.0.0"),
             "apps/cart/deployment.yaml": "# cart, not part of this canary\nkind: ConfigMap\n",
-            "flux/image-automation.yaml": IMAGE_REPOSITORY,
+            "flux/image-automation.yaml": IMAGE_AUTOMATION,
         },
         "initial config",
     )
     s = Stage(cluster, namespace, flux, ci, hooks)
-    cluster.kubectl("apply", "-f", "-", input=sync(namespace, git_remote))
+    cluster.kubectl("apply", "-f", "-", input=flux_sync(namespace, git_remote, interval="1h"))
     wait_for("Flux's first sync", lambda: s.applied() == ci.log()[0].split()[0])
     hooks.answer("/smoke", 200)
     spec = canary(
@@ -196,7 +144,7 @@ def test_a_release_is_promoted_to_production_and_a_faulty_one_reverted(stage: St
     assert stage.status()["gitops"]["promotedRevision"] == initial
 
     # Story 1: a healthy release goes to staging through Flux, passes, and is promoted in Git.
-    good = ci.commit(STAGING, deployment("ghcr.io/acme/web:1.1.0"), "web 1.1.0")
+    good = ci.commit(STAGING, manifest("ghcr.io/acme/web:1.1.0"), "web 1.1.0")
     stage.reconcile()
     wait_for_phase(stage.cluster, namespace, "web", "Succeeded")
     write = wait_for("the promotion commit", lambda: stage.status()["gitops"].get("lastWrite"))
@@ -208,7 +156,7 @@ def test_a_release_is_promoted_to_production_and_a_faulty_one_reverted(stage: St
 
     # Story 2: a faulty release fails, is reverted in Git, and Flux applies the revert.
     stage.hooks.answer("/smoke", 500, "smoke: 17 of 40 requests failed")
-    bad = ci.commit(STAGING, deployment("ghcr.io/acme/web:1.2.0"), "web 1.2.0")
+    bad = ci.commit(STAGING, manifest("ghcr.io/acme/web:1.2.0"), "web 1.2.0")
     stage.reconcile()
     wait_for_phase(stage.cluster, namespace, "web", "Failed")
     write = wait_for(
@@ -219,7 +167,7 @@ def test_a_release_is_promoted_to_production_and_a_faulty_one_reverted(stage: St
     revert = ci.log()[0]
     assert revert.startswith(write["commit"])
     assert bad[:12] in git(ci.dir, "log", "-1", "--format=%b")
-    assert ci.read(STAGING) == deployment("ghcr.io/acme/web:1.1.0")
+    assert ci.read(STAGING) == manifest("ghcr.io/acme/web:1.1.0")
     assert "- '^1\\.2\\.0$'" in ci.read("flux/image-automation.yaml")
     applied = stage.reconcile()
     assert applied == write["commit"]
@@ -240,7 +188,7 @@ def test_a_release_is_promoted_to_production_and_a_faulty_one_reverted(stage: St
 def test_an_unrelated_commit_in_between_survives_the_revert(stage: Stage, namespace: str) -> None:
     ci = stage.ci
     stage.hooks.answer("/smoke", 500, "smoke: failed")
-    bad = ci.commit(STAGING, deployment("ghcr.io/acme/web:1.2.0"), "web 1.2.0")
+    bad = ci.commit(STAGING, manifest("ghcr.io/acme/web:1.2.0"), "web 1.2.0")
     stage.reconcile()
     # Someone pushes to another app while the canary runs; Flux applies that too.
     other = ci.commit(
@@ -257,7 +205,7 @@ def test_an_unrelated_commit_in_between_survives_the_revert(stage: Stage, namesp
     assert history[0][0] == write["commit"]
     assert [h[0] for h in history[1:3]] == [other, bad]  # on top, nothing rewritten
     assert ci.read("apps/cart/deployment.yaml").endswith("kind: Secret\n")
-    assert ci.read(STAGING) == deployment("ghcr.io/acme/web:1.0.0")
+    assert ci.read(STAGING) == manifest("ghcr.io/acme/web:1.0.0")
     stage.reconcile()
     wait_for("the target back on 1.0.0", lambda: stage.image("web") == "ghcr.io/acme/web:1.0.0")
     time.sleep(3)

@@ -20,32 +20,12 @@ import pytest
 import yaml
 
 from controlplane.gitserver import GitHTTPServer, Person, git
+from demo.configrepo import manifest
 from tests.conftest import Cluster
 from tests.operator.conftest import Controller, apply, canary, events, get_canary, wait_for_phase
 from tests.support.hooks import HookServer
 
 PATH = "apps/web/staging/deployment.yaml"
-
-
-def manifest(image: str) -> str:
-    return f"""# web, staging: CI bumps the image
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          image: {image}
-          ports: [{{name: http, containerPort: 9898}}]
-"""
 
 
 class Agent:
