@@ -35,7 +35,7 @@ from typing import Any
 from kubernetes import client, config
 from prometheus_client.parser import text_string_to_metric_families
 
-from controlplane.localcluster import LocalCluster, ensure_built, free_port, scratch_dir
+from controlplane.localcluster import LocalCluster, ensure_built, free_port, scratch_dir, wait_for_crds
 
 REPO = Path(__file__).resolve().parents[1]
 NS = "bench"
@@ -168,8 +168,7 @@ def prepare(cluster: LocalCluster) -> Any:
         for a in ("-f", str(REPO / "crds" / f))
     ]
     subprocess.run([*kubectl, "apply", "--server-side", *files], check=True, capture_output=True)
-    wait = ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]
-    subprocess.run([*kubectl, *wait], check=True, capture_output=True)
+    wait_for_crds(kubectl, "crd", "--all")
     core = client.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": NS}})
     while True:

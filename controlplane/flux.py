@@ -32,7 +32,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from controlplane.localcluster import ClusterError, ProcessRecord, _alive, _pid_runs, _tail, free_port
+from controlplane.localcluster import (
+    ClusterError,
+    ProcessRecord,
+    _alive,
+    _pid_runs,
+    _tail,
+    free_port,
+    wait_for_crds,
+)
 
 HERE = Path(__file__).resolve().parent
 CONTROLLERS = ("source-controller", "kustomize-controller")
@@ -91,7 +99,7 @@ class LocalFlux:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(cache / "crds"))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(cache / "crds"))
+        wait_for_crds([kubectl_path(), f"--kubeconfig={self.kubeconfig}"], "-f", str(cache / "crds"))
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}
         self.kubectl("apply", "-f", "-", input=json.dumps(namespace))
         storage_port = free_port()

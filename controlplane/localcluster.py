@@ -454,6 +454,28 @@ class LocalCluster:
         return False
 
 
+def wait_for_crds(kubectl: list[str], *which: str, timeout: float = 60.0) -> None:
+    """``kubectl wait --for=condition=Established`` on CRDs (``which``: ``crd --all``, ``-f DIR``...).
+
+    ``kubectl`` is the command and its global flags.  A CRD created a moment ago has no
+    ``status.conditions`` yet, and kubectl then fails ("accessor error") instead of waiting; that case
+    is retried until ``timeout``, any other failure raises at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = max(1, int(deadline - time.monotonic()))
+        done = subprocess.run(
+            [*kubectl, "wait", "--for=condition=Established", f"--timeout={left}s", *which],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0:
+            return
+        if "accessor error" not in done.stderr or time.monotonic() > deadline:
+            raise ClusterError(f"the CRDs were not established: {done.stderr.strip()}")
+        time.sleep(0.2)
+
+
 def scratch_dir(prefix: str) -> Path:
     """A fresh directory on tmpfs when there is one (etcd is much faster there)."""
     shm = Path("/dev/shm")  # noqa: S108 - mkdtemp below makes a private directory

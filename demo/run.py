@@ -38,7 +38,7 @@ from kubernetes import client, config
 
 from controlplane.flux import LocalFlux
 from controlplane.gitserver import GitHTTPServer, Person, git
-from controlplane.localcluster import LocalCluster, free_port, scratch_dir
+from controlplane.localcluster import LocalCluster, free_port, scratch_dir, wait_for_crds
 from controlplane.prometheus import Prometheus
 from demo import configrepo
 from demo.fleet import Behaviour, Fleet
@@ -111,7 +111,7 @@ class Demo:
             *(f"--filename={REPO / 'crds' / f'{kind}.yaml'}" for kind in CRDS),
             f"--filename={REPO / 'tests' / 'fixtures' / 'crds' / 'gateway-api.yaml'}",
         )
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        wait_for_crds([str(BIN / "kubectl"), f"--kubeconfig={self.kubeconfig}"], "crd", "--all")
         self.kubectl("create", "namespace", NAMESPACE)
 
         self.say("starting Prometheus and the git remote")

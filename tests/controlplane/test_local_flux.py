@@ -5,9 +5,7 @@ carries the labels canary's revisionFrom reads."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 from kubernetes import client
 
@@ -15,20 +13,11 @@ from controlplane.flux import LocalFlux
 from controlplane.gitserver import Person, git
 from demo.configrepo import flux_sync
 from tests.conftest import Cluster
+from tests.support.waiting import wait_for
 
 
 def configmap(value: str) -> str:
     return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  colour: {value}\n"
-
-
-def wait_for(what: str, check: Any, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_flux_applies_pushes_and_reverts_from_a_local_remote(

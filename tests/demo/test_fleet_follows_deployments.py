@@ -5,11 +5,10 @@ and the gateway sending each Service's share by the HTTPRoute's weights."""
 
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -19,18 +18,7 @@ from demo.fleet import Behaviour, Fleet
 from demo.gateway import Gateway
 from tests.conftest import Cluster
 from tests.operator.conftest import apply, deployment
-
-T = TypeVar("T")
-
-
-def eventually(what: str, check: Callable[[], T | None], timeout: float = 30) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.support.waiting import wait_for
 
 
 def status_of(address: str) -> int:
@@ -71,7 +59,7 @@ def test_a_standin_follows_its_deployment(
     cluster: Cluster, namespace: str, prometheus: Prometheus, fleet: Fleet
 ) -> None:
     apply(cluster, namespace, deployment("web", "acme/web:1", replicas=1), service("web-svc", "web"))
-    first = eventually("a stand-in for web", lambda: fleet.address_of_service("web-svc"))
+    first = wait_for("a stand-in for web", lambda: fleet.address_of_service("web-svc"))
     assert fleet.serving()["web"] == ("acme/web:1", Behaviour())
     assert status_of(first) == 200
 
@@ -80,7 +68,7 @@ def test_a_standin_follows_its_deployment(
     assert pod.startswith("web-")
     assert pod.count("-") == 2
     prometheus.wait_for_target_up(first)
-    series = eventually(
+    series = wait_for(
         "the stand-in's requests in Prometheus",
         lambda: prometheus.api(
             "/api/v1/query",
@@ -91,7 +79,7 @@ def test_a_standin_follows_its_deployment(
 
     # A new image is a new stand-in with that image's behaviour (the catalogue: every request fails).
     cluster.kubectl("set", "image", "-n", namespace, "deployment/web", "web=acme/web:2")
-    second = eventually(
+    second = wait_for(
         "the stand-in to be replaced", lambda: (a := fleet.address_of_service("web-svc")) != first and a
     )
     assert status_of(second) == 500
@@ -99,14 +87,14 @@ def test_a_standin_follows_its_deployment(
 
     # An environment variable in the template overrides the catalogue.
     cluster.kubectl("set", "env", "-n", namespace, "deployment/web", "STANDIN_ERROR_RATE=0")
-    third = eventually(
+    third = wait_for(
         "the stand-in to follow the env", lambda: (a := fleet.address_of_service("web-svc")) != second and a
     )
     assert status_of(third) == 200
 
     # Scaled to zero: no stand-in, no scrape target.
     cluster.kubectl("scale", "-n", namespace, "deployment/web", "--replicas=0")
-    eventually("the stand-in to stop", lambda: "web" not in fleet.serving())
+    wait_for("the stand-in to stop", lambda: "web" not in fleet.serving())
     assert fleet.address_of_service("web-svc") is None
     assert not (prometheus.sd / f"standin-{namespace}-web.json").exists()
 
@@ -122,7 +110,7 @@ def test_the_gateway_routes_by_the_httproute_weights(
         service("web-primary", "web-primary"),
         service("web-canary", "web"),
     )
-    eventually("both stand-ins", lambda: len(fleet.serving()) == 2)
+    wait_for("both stand-ins", lambda: len(fleet.serving()) == 2)
     custom = client.CustomObjectsApi(cluster.api)
     route = {
         "apiVersion": "gateway.networking.k8s.io/v1",
@@ -149,7 +137,7 @@ def test_the_gateway_routes_by_the_httproute_weights(
         custom.patch_namespaced_custom_object(
             "gateway.networking.k8s.io", "v1", namespace, "httproutes", "web", {"spec": route["spec"]}
         )
-        eventually("the gateway to read the new weights", lambda: gateway.backends[1].weight == 0)
+        wait_for("the gateway to read the new weights", lambda: gateway.backends[1].weight == 0)
         gateway.split()
         assert {status_of(gateway.url[len("http://") :]) for _ in range(20)} == {200}
         assert gateway.split() == {"web-primary": 20}

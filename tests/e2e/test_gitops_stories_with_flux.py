@@ -30,6 +30,7 @@ from demo.configrepo import IMAGE_AUTOMATION, flux_sync, manifest
 from tests.conftest import Cluster
 from tests.operator.conftest import Controller, apply, canary, events, get_canary, wait_for_phase
 from tests.support.hooks import HookServer
+from tests.support.waiting import wait_for
 
 STAGING = "apps/web/staging/deployment.yaml"
 PRODUCTION = "apps/web/production/kustomization.yaml"
@@ -44,16 +45,6 @@ images:
   - name: ghcr.io/acme/web
     newTag: {tag} # promoted from staging by canary
 """
-
-
-def wait_for(what: str, check: Any, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Stage:

@@ -24,6 +24,7 @@ from demo.configrepo import manifest
 from tests.conftest import Cluster
 from tests.operator.conftest import Controller, apply, canary, events, get_canary, wait_for_phase
 from tests.support.hooks import HookServer
+from tests.support.waiting import wait_for
 
 PATH = "apps/web/staging/deployment.yaml"
 
@@ -72,16 +73,6 @@ def web_canary(git_remote: str, hooks: HookServer) -> dict[str, Any]:
             "revisionFrom": "annotation",
         },
     )
-
-
-def wait_for(what: str, check: Any, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def reverts(ci: Person) -> list[str]:

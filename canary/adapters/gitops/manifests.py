@@ -212,17 +212,12 @@ def set_images(text: str, images: Mapping[str, str]) -> Edit:
     for doc in _documents(text):
         if not isinstance(doc, CommentedMap):
             continue
-        for where, pod in _pod_specs(doc):
-            for group in ("initContainers", "containers"):
-                for c in pod.get(group) or []:
-                    current = c.get("image") if isinstance(c, CommentedMap) else None
-                    if not isinstance(current, str):
-                        continue
-                    new = images.get(split_image(current).repository)
-                    if new is None or new == current:
-                        continue
-                    splices.append(_replace_value(lines, c, "image", new))
-                    changed.append(f"{where} container {c.get('name', '?')}: {current} -> {new}")
+        for where, c, current in _container_images(doc):
+            new = images.get(split_image(current).repository)
+            if new is None or new == current:
+                continue
+            splices.append(_replace_value(lines, c, "image", new))
+            changed.append(f"{where} container {c.get('name', '?')}: {current} -> {new}")
         if _is_kustomization(doc):
             for entry in doc.get("images") or []:
                 if isinstance(entry, CommentedMap):
@@ -274,17 +269,24 @@ def _kustomize_image(
     return splices
 
 
+def _container_images(doc: CommentedMap) -> Iterator[tuple[str, CommentedMap, str]]:
+    """(where, container, image) of every container with an image in the workloads of ``doc``."""
+    for where, pod in _pod_specs(doc):
+        for group in ("initContainers", "containers"):
+            for c in pod.get(group) or []:
+                image = c.get("image") if isinstance(c, CommentedMap) else None
+                if isinstance(image, str):
+                    yield where, c, image
+
+
 def _check_images(text: str, images: Mapping[str, str]) -> None:
     for doc in _documents(text):
         if not isinstance(doc, CommentedMap):
             continue
-        for where, pod in _pod_specs(doc):
-            for group in ("initContainers", "containers"):
-                for c in pod.get(group) or []:
-                    image = c.get("image") if isinstance(c, CommentedMap) else None
-                    wanted = images.get(split_image(image).repository) if isinstance(image, str) else None
-                    if wanted is not None and image != wanted:
-                        raise ManifestError(f"{where}: the edited image reads back as {image}")
+        for where, _, image in _container_images(doc):
+            wanted = images.get(split_image(image).repository)
+            if wanted is not None and image != wanted:
+                raise ManifestError(f"{where}: the edited image reads back as {image}")
 
 
 def exclude_tag(text: str, repository: str, tag: str) -> Edit:
