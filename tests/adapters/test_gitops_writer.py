@@ -260,3 +260,25 @@ def test_a_missing_secret_or_unknown_promoted_commit_is_reported(
     assert outcome.record is not None
     assert outcome.record.result == "needsAttention"
     assert "last promoted spec is unknown" in outcome.record.message
+
+
+def test_a_promotion_path_linking_outside_the_repository_is_reported_not_followed(
+    ci: Person, git_remote: str, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(PRODUCTION)
+    (ci.dir / "apps" / "web" / "prod-link.yaml").symlink_to(outside)
+    git(ci.dir, "add", "apps/web/prod-link.yaml")
+    git(ci.dir, "commit", "--quiet", "-m", "a link out of the repository")
+    git(ci.dir, "push", "--quiet", "origin", "HEAD:main")
+    write = GitWrite(
+        kind=GitWriteKind.PROMOTE,
+        revision="77ab",
+        images={"web": "ghcr.io/acme/web:1.1.0"},
+        reason="passed",
+    )
+    gitops = spec(git_remote, promote={"path": "apps/web/prod-link.yaml"})
+    outcome = writer(tmp_path).write("staging", "web", gitops, write)
+    assert outcome.record is None
+    assert outcome.error == "apps/web/prod-link.yaml is outside the repository"
+    assert outside.read_text() == PRODUCTION

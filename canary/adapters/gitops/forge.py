@@ -40,6 +40,8 @@ class PullRequest:
 class Forge(Protocol):
     def open_pull_request(self, *, head: str, base: str, title: str, body: str) -> PullRequest: ...
 
+    def close(self) -> None: ...
+
 
 def project_of(repository_url: str) -> str:
     """``owner/name`` (or ``group/sub/name``) of a clone URL: https, ssh, scp-like or local HTTP."""
@@ -70,6 +72,9 @@ class _Client:
 
     def _auth(self, token: str) -> dict[str, str]:
         raise NotImplementedError
+
+    def close(self) -> None:
+        self._http.close()
 
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:

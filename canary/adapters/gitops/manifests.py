@@ -67,12 +67,6 @@ def split_image(ref: str) -> Image:
     return Image(name, None, digest or None)
 
 
-def images_of_pod_spec(pod_spec: Mapping[str, Any]) -> dict[str, str]:
-    """Container name -> image, init containers included."""
-    containers = [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or [])]
-    return {c["name"]: c["image"] for c in containers if c.get("name") and c.get("image")}
-
-
 @dataclass
 class Edit:
     """The new text of a file and what changed in it, for people (commit messages)."""
@@ -356,7 +350,7 @@ def edit_tree(root: Path, relative: str, edit: Callable[[str], Edit]) -> list[tu
     base = root.resolve()
     target = (base / relative).resolve()
     if target != base and base not in target.parents:
-        raise ValueError(f"{relative} is outside the repository")
+        raise ManifestError(f"{relative} is outside the repository")
     if not target.exists():
         raise ManifestError(f"{relative} does not exist in the repository")
     if target.is_file():
@@ -373,7 +367,7 @@ def edit_tree(root: Path, relative: str, edit: Callable[[str], Edit]) -> list[tu
     for path in files:
         real = path.resolve()
         if base not in real.parents:
-            raise ValueError(f"{path.relative_to(base)} links outside the repository")
+            raise ManifestError(f"{path.relative_to(base)} links outside the repository")
         text = real.read_text()
         try:
             result = edit(text)

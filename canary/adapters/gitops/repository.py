@@ -134,8 +134,10 @@ class Repository:
         return re.sub(r"(https?://[^/\s:@]+):[^@/\s]+@", r"\1:***@", text)
 
     def git(
-        self, *args: str, check: bool = True, cwd: Path | None = None
+        self, *args: str, check: bool = True, cwd: Path | None = None, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
+        """Run git in the working copy (``input`` on its stdin, else none); GitError when it fails and
+        ``check``, with the credentials scrubbed from what it said."""
         done = subprocess.run(  # noqa: S603 - git with arguments, no shell
             ["git", *args],  # noqa: S607 - git from the PATH, as the Dockerfile installs it
             cwd=cwd or self.workdir,
@@ -143,7 +145,8 @@ class Repository:
             capture_output=True,
             text=True,
             check=False,
-            stdin=subprocess.DEVNULL,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
         )
         if check and done.returncode != 0:
             detail = self._scrub((done.stderr or done.stdout).strip())
@@ -254,16 +257,7 @@ class Repository:
         patch = self.git("diff", "--binary", commit, f"{commit}^", "--", path).stdout
         if not patch:
             return True
-        done = subprocess.run(
-            ["git", "apply", "--3way", "--index", "-"],  # noqa: S607
-            cwd=self.workdir,
-            env=self._env(),
-            input=patch,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return done.returncode == 0
+        return self.git("apply", "--3way", "--index", "-", input=patch, check=False).returncode == 0
 
     def add(self, paths: list[str]) -> None:
         if paths:
@@ -275,17 +269,7 @@ class Repository:
         return self._commit(message)
 
     def _commit(self, message: str) -> str:
-        done = subprocess.run(
-            ["git", "commit", "--quiet", "--no-verify", "-F", "-"],  # noqa: S607
-            cwd=self.workdir,
-            env=self._env(),
-            input=message,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise GitError(f"git commit failed: {self._scrub(done.stderr.strip())[-600:]}")
+        self.git("commit", "--quiet", "--no-verify", "-F", "-", input=message)
         return self.head()
 
     def push(self, attempts: int = 5) -> str:

@@ -31,11 +31,12 @@ to one repository take turns instead of racing on the same files.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,9 +172,21 @@ class GitOpsWriter:
         )
         return repo, token
 
-    def _lock(self, repo: Repository) -> threading.Lock:
+    @contextlib.contextmanager
+    def _checkout(
+        self, namespace: str, repository: GitRepositorySpec
+    ) -> Iterator[tuple[Repository, str | None]]:
+        """The repository's working copy, synced with the remote, held alone (one lock per copy), and
+        the forge token; its credentials are removed afterwards."""
+        repo, token = self._open(namespace, repository)
         with self._guard:
-            return self._locks.setdefault(repo.workdir, threading.Lock())
+            lock = self._locks.setdefault(repo.workdir, threading.Lock())
+        with lock:
+            try:
+                repo.sync()
+                yield repo, token
+            finally:
+                repo.close()
 
     def _forge(self, job: _Job, repository: GitRepositorySpec, token: str | None) -> Forge:
         if job.spec.forge is None:
@@ -195,12 +208,15 @@ class GitOpsWriter:
         """Push HEAD as the job's branch and open (or find) its pull request."""
         forge = self._forge(job, repository, token)
         branch = job.branch()
-        tip = repo.remote_branch(branch)
-        if tip is not None and all(repo.trailers(tip).get(k) == v for k, v in job.trailers.items()):
-            commit = tip  # pushed before a restart: propose what is there
-        else:
-            commit = repo.push_branch(branch)
-        pr = forge.open_pull_request(head=branch, base=repository.branch, title=title, body=body)
+        try:
+            tip = repo.remote_branch(branch)
+            if tip is not None and all(repo.trailers(tip).get(k) == v for k, v in job.trailers.items()):
+                commit = tip  # pushed before a restart: propose what is there
+            else:
+                commit = repo.push_branch(branch)
+            pr = forge.open_pull_request(head=branch, base=repository.branch, title=title, body=body)
+        finally:
+            forge.close()
         verb = "Opened" if pr.created else "Found open"
         return GitWriteRecord(
             kind=job.write.kind,
@@ -226,17 +242,9 @@ class GitOpsWriter:
 
     # ------------------------------------------------------------------------------ revert
     def _revert(self, job: _Job) -> GitWriteRecord:
-        spec, _write = job.spec, job.write
-        repo, token = self._open(job.namespace, spec.repository)
-        with self._lock(repo):
-            try:
-                repo.sync()
-                found = self._found(job, repo, spec.repository.branch)
-                if found is not None:
-                    return found
-                return self._revert_in(job, repo, token)
-            finally:
-                repo.close()
+        with self._checkout(job.namespace, job.spec.repository) as (repo, token):
+            found = self._found(job, repo, job.spec.repository.branch)
+            return found if found is not None else self._revert_in(job, repo, token)
 
     def _revert_in(self, job: _Job, repo: Repository, token: str | None) -> GitWriteRecord:
         spec, write = job.spec, job.write
@@ -340,49 +348,40 @@ class GitOpsWriter:
         if promotion is None:
             raise NeedsAttention("spec.gitops.promote was removed before the promotion was written")
         repository = promotion.repository or spec.repository
-        repo, token = self._open(job.namespace, repository)
-        with self._lock(repo):
-            try:
-                repo.sync()
-                trailers = job.trailers
-                found = self._found(job, repo, repository.branch)
-                if found is not None:
-                    return found
-                wanted = {}
-                for image in (write.images or {}).values():
-                    wanted[manifests.split_image(image).repository] = image
-                edits = manifests.edit_tree(
-                    repo.workdir, promotion.path, lambda t: manifests.set_images(t, wanted)
-                )
-                if not edits:
-                    return GitWriteRecord(
-                        kind=write.kind,
-                        revision=write.revision,
-                        result="nothingToDo",
-                        message=f"{promotion.path} already runs {', '.join(sorted(wanted.values()))}",
-                    )
-                changes = [c for _, e in edits for c in e.changed]
-                subject = f"Promote {job.namespace}/{job.name} to {promotion.path}: " + ", ".join(
-                    sorted(wanted.values())
-                )
-                body = f"{write.reason}\n\n" + "\n".join(f"  {c}" for c in changes)
-                message = commit_message(subject, body, {**trailers, "Canary-Environment": promotion.path})
-                paths = [str(p) for p, _ in edits]
-                if promotion.mode is WriteMode.PULL_REQUEST:
-                    repo.commit(paths, message)
-                    return self._propose(job, repo, repository, token, title=subject, body=message)
-                repo.commit(paths, message)
-                try:
-                    commit = repo.push()
-                except PushRejected as e:
-                    raise NeedsAttention(f"The promotion commit no longer applies: {e}") from e
+        with self._checkout(job.namespace, repository) as (repo, token):
+            found = self._found(job, repo, repository.branch)
+            if found is not None:
+                return found
+            wanted = {
+                manifests.split_image(image).repository: image for image in (write.images or {}).values()
+            }
+            edits = manifests.edit_tree(
+                repo.workdir, promotion.path, lambda t: manifests.set_images(t, wanted)
+            )
+            if not edits:
                 return GitWriteRecord(
                     kind=write.kind,
                     revision=write.revision,
-                    result="committed",
-                    commit=commit,
-                    message=f"Promoted to {promotion.path} in {commit[:12]} on {repository.branch}: "
-                    f"{subject}",
+                    result="nothingToDo",
+                    message=f"{promotion.path} already runs {', '.join(sorted(wanted.values()))}",
                 )
-            finally:
-                repo.close()
+            changes = [c for _, e in edits for c in e.changed]
+            subject = f"Promote {job.namespace}/{job.name} to {promotion.path}: " + ", ".join(
+                sorted(wanted.values())
+            )
+            body = f"{write.reason}\n\n" + "\n".join(f"  {c}" for c in changes)
+            message = commit_message(subject, body, {**job.trailers, "Canary-Environment": promotion.path})
+            repo.commit([str(p) for p, _ in edits], message)
+            if promotion.mode is WriteMode.PULL_REQUEST:
+                return self._propose(job, repo, repository, token, title=subject, body=message)
+            try:
+                commit = repo.push()
+            except PushRejected as e:
+                raise NeedsAttention(f"The promotion commit no longer applies: {e}") from e
+            return GitWriteRecord(
+                kind=write.kind,
+                revision=write.revision,
+                result="committed",
+                commit=commit,
+                message=f"Promoted to {promotion.path} in {commit[:12]} on {repository.branch}: {subject}",
+            )
