@@ -35,7 +35,14 @@ from typing import Any
 from kubernetes import client, config
 from prometheus_client.parser import text_string_to_metric_families
 
-from controlplane.localcluster import LocalCluster, ensure_built, free_port, scratch_dir, wait_for_crds
+from controlplane.localcluster import (
+    LocalCluster,
+    ensure_built,
+    free_port,
+    scratch_dir,
+    terminate,
+    wait_for_crds,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 NS = "bench"
@@ -342,12 +349,7 @@ def main() -> None:
         print(json.dumps(result))
     finally:
         if controller is not None:
-            controller.terminate()
-            try:
-                controller.wait(20)
-            except subprocess.TimeoutExpired:
-                controller.kill()
-                controller.wait()
+            terminate(controller, 20)
         cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -26,8 +26,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,19 +37,12 @@ from controlplane.localcluster import (
     _pid_runs,
     _tail,
     free_port,
+    http_ok,
     wait_for_crds,
 )
 
 HERE = Path(__file__).resolve().parent
 CONTROLLERS = ("source-controller", "kustomize-controller")
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - 127.0.0.1 only
-            return bool(r.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def flux_dir() -> Path:
@@ -155,7 +146,7 @@ class LocalFlux:
                 raise ClusterError(
                     f"{name} exited while starting; last lines of {record.log}:\n{_tail(record.log)}"
                 )
-            if _ready(f"http://127.0.0.1:{port}/readyz"):
+            if http_ok(f"http://127.0.0.1:{port}/readyz"):
                 return
             time.sleep(0.2)
         raise ClusterError(f"timed out waiting for {name} to be ready\n{_tail(record.log, 10)}")

@@ -454,6 +454,27 @@ class LocalCluster:
         return False
 
 
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """Whether ``url`` (a health endpoint on 127.0.0.1) answers 200 now."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - 127.0.0.1 only
+            return bool(r.status == 200)
+    except OSError:  # URLError and refused connections included
+        return False
+
+
+def terminate(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """Stop a child process this program started: SIGTERM, SIGKILL after ``grace`` seconds; reaped."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_for_crds(kubectl: list[str], *which: str, timeout: float = 60.0) -> None:
     """``kubectl wait --for=condition=Established`` on CRDs (``which``: ``crd --all``, ``-f DIR``...).
 

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from controlplane.localcluster import free_port
+from controlplane.localcluster import free_port, http_ok, terminate
 
 BASE_CONFIG = """\
 global:
@@ -78,23 +78,14 @@ class Prometheus:
                 raise RuntimeError(
                     f"prometheus exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
                 )
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:  # noqa: S310
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
+            if http_ok(f"{self.url}/-/ready", timeout=1):
+                return
             time.sleep(0.1)
         raise RuntimeError(f"prometheus not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc)
 
     # ------------------------------------------------------------------------------- extending
     def add_targets(self, name: str, targets: list[str], labels: dict[str, str] | None = None) -> Path:

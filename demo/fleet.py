@@ -34,6 +34,7 @@ from typing import Any
 
 from kubernetes import client
 
+from controlplane.localcluster import terminate
 from controlplane.prometheus import Prometheus
 
 log = logging.getLogger(__name__)
@@ -232,12 +233,7 @@ class Fleet:
         running = self.running.pop(name)
         if self.prometheus is not None:
             self.prometheus.remove_targets(self._target(name))
-        running.proc.terminate()
-        try:
-            running.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            running.proc.kill()
-            running.proc.wait()
+        terminate(running.proc)
         if running.proc.stdout is not None:
             running.proc.stdout.close()
 

@@ -29,7 +29,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,7 +37,7 @@ from kubernetes import client, config
 
 from controlplane.flux import LocalFlux
 from controlplane.gitserver import GitHTTPServer, Person, git
-from controlplane.localcluster import LocalCluster, free_port, scratch_dir, wait_for_crds
+from controlplane.localcluster import LocalCluster, free_port, http_ok, scratch_dir, terminate, wait_for_crds
 from controlplane.prometheus import Prometheus
 from demo import configrepo
 from demo.fleet import Behaviour, Fleet
@@ -71,14 +70,6 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = 180.0) -
             return value
         time.sleep(0.25)
     raise StoryFailed(f"timed out after {timeout:g}s waiting for {what}")
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 - 127.0.0.1 only
-            return bool(r.status == 200)
-    except OSError:
-        return False
 
 
 class Demo:
@@ -185,18 +176,11 @@ class Demo:
             env={**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONPATH": str(REPO)},
         )
 
-        def stop() -> None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-        self.stack.callback(stop)
+        self.stack.callback(terminate, proc, 15)
         if ready is not None:
-            wait_for(f"the {name} to answer", lambda: proc.poll() is None and _ready(ready), timeout=30)
+            wait_for(
+                f"the {name} to answer", lambda: proc.poll() is None and http_ok(ready, timeout=1), timeout=30
+            )
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         done = subprocess.run(

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from kubernetes import client, watch
 
+from controlplane.localcluster import terminate
 from tests.conftest import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,13 +62,8 @@ class Controller:
             )
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc, 15)
         self.proc = None
 
     def kill(self) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from controlplane.localcluster import terminate
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -62,13 +64,8 @@ class LoadTester:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc)
         self.proc = None
 
     def post(self, path: str, body: Any, token: str | None = None, timeout: float = 30) -> httpx.Response:
