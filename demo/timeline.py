@@ -33,22 +33,23 @@ class Timeline:
             period,
         )
         self.started = time.monotonic()
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # one printer at a time
+        self.polling = threading.Lock()  # one poll at a time: the follower's, or a catch-up
         self.seen_events: set[tuple[str, int]] = set()
         self.last_state: tuple[Any, ...] | None = None
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._follow, name="timeline", daemon=True)
-        self.lines: list[str] = []
 
     def say(self, text: str) -> None:
         line = f"[{time.monotonic() - self.started:6.1f}s] {text}"
         with self.lock:
-            self.lines.append(line)
             print(line, file=self.out, flush=True)
 
     def heading(self, text: str) -> None:
+        """Start a section, after printing what happened so far (so that nothing of the previous
+        section, seen late by the follower, lands under this heading)."""
+        self.catch_up()
         with self.lock:
-            self.lines.append(text)
             print(f"\n== {text}", file=self.out, flush=True)
 
     def start(self) -> Timeline:
@@ -56,19 +57,30 @@ class Timeline:
         return self
 
     def stop(self) -> None:
+        """Stop following, after printing what happened so far."""
+        if self.stopping.is_set():
+            return
         self.stopping.set()
         self.thread.join(10)
+        self.catch_up()
 
     def _follow(self) -> None:
         while not self.stopping.wait(self.period):
-            try:
-                self.poll()
-            except client.ApiException as e:
-                if e.status != 404:
-                    self.say(f"(timeline: {e.reason})")
+            self.catch_up()
+
+    def catch_up(self) -> None:
+        try:
+            self.poll()
+        except client.ApiException as e:
+            if e.status != 404:
+                self.say(f"(timeline: {e.reason})")
 
     def poll(self) -> None:
         """Print what changed since the last poll: new events, then the status."""
+        with self.polling:
+            self._poll()
+
+    def _poll(self) -> None:
         events: list[Any] = self.core.list_namespaced_event(
             self.namespace,
             field_selector=f"involvedObject.kind=Canary,involvedObject.name={self.canary}",
