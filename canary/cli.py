@@ -158,6 +158,35 @@ def render_crd(doc: dict[str, object]) -> str:
 )
 @click.option("--lease-seconds", type=float, default=15.0, show_default=True, help="Lease duration.")
 @click.option("--renew-seconds", type=float, default=5.0, show_default=True, help="Lease renewal period.")
+@click.option(
+    "--api-timeout", type=float, default=10.0, show_default=True, help="Seconds per Kubernetes API request."
+)
+@click.option(
+    "--git-command-timeout", type=float, default=30.0, show_default=True, help="Seconds per git command."
+)
+@click.option(
+    "--git-write-deadline",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Seconds for one whole Git write (sync, commit, push and retries, pull request).",
+)
+@click.option(
+    "--forge-timeout", type=float, default=15.0, show_default=True, help="Seconds per forge API request."
+)
+@click.option(
+    "--prometheus-timeout", type=float, default=5.0, show_default=True, help="Seconds per Prometheus query."
+)
+@click.option(
+    "--notification-timeout", type=float, default=5.0, show_default=True, help="Seconds per notification."
+)
+@click.option(
+    "--slow-tick-seconds",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="A canary whose last tick took longer runs on the slow pool, away from the others' workers.",
+)
 def run(
     *,
     namespaces: tuple[str, ...],
@@ -178,6 +207,13 @@ def run(
     gitops_workdir: str | None,
     lease_seconds: float,
     renew_seconds: float,
+    api_timeout: float,
+    git_command_timeout: float,
+    git_write_deadline: float,
+    forge_timeout: float,
+    prometheus_timeout: float,
+    notification_timeout: float,
+    slow_tick_seconds: float,
 ) -> None:
     """Run the controller (kopf under the hood)."""
     import dataclasses  # noqa: PLC0415
@@ -207,6 +243,13 @@ def run(
         workers=workers,
         event_webhook=event_webhook,
         cluster_name=cluster_name,
+        api_timeout=api_timeout,
+        git_command_timeout=git_command_timeout,
+        git_write_deadline=git_write_deadline,
+        forge_timeout=forge_timeout,
+        prometheus_timeout=prometheus_timeout,
+        notification_timeout=notification_timeout,
+        slow_tick_seconds=slow_tick_seconds,
     )
     if gitops_workdir:
         settings = dataclasses.replace(settings, gitops_workdir=Path(gitops_workdir))

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from canary.adapters.deadline import post_json
 from canary.adapters.kube.secrets import secret_values
 from canary.core.actions import Severity
 from canary.models.alert_provider import AlertProviderSpec
@@ -155,7 +156,8 @@ def destination(spec: AlertProviderSpec, secret: Mapping[str, Any] | None) -> De
 
 
 class Notifier:
-    """Posts messages (5 s timeout, no retries: a notification is best effort)."""
+    """Posts messages (5 s for the whole exchange by default, no retries: a notification is best
+    effort)."""
 
     def __init__(self, *, transport: httpx.BaseTransport | None = None, timeout: float = 5.0) -> None:
         self._transport, self._timeout = transport, timeout
@@ -172,10 +174,12 @@ class Notifier:
         """Send; None on success, else why not (without the address)."""
         body = render(where.kind, message, channel=where.channel, username=where.username)
         headers = {"Authorization": f"Bearer {where.token}"} if where.token else None
-        try:
-            response = self._client(where.proxy).post(where.address, json=body, headers=headers)
-        except httpx.HTTPError as e:
-            return f"{where.kind}: {type(e).__name__}"
-        if not 200 <= response.status_code < 300:
-            return f"{where.kind}: HTTP {response.status_code}"
+        answer = post_json(
+            self._client(where.proxy), where.address, body, timeout=self._timeout, headers=headers
+        )
+        if answer.status is None:
+            # Only the error's kind: a transport error's text may hold the address, which is a secret.
+            return f"{where.kind}: {'timed out' if answer.timed_out else (answer.error or '').split(':')[0]}"
+        if not 200 <= answer.status < 300:
+            return f"{where.kind}: HTTP {answer.status}"
         return None

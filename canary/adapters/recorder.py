@@ -104,6 +104,12 @@ class MetricsRecorder:
             registry=registry,
         )
         self.wakeups = Counter("canary_wakeups", "ticks requested by watches", ["source"], registry=registry)
+        self.rollback_route = Histogram(
+            "canary_rollback_route_seconds",
+            "from a rollback decision to the router's answer that all traffic goes to the primary",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+            registry=registry,
+        )
         self._children: dict[tuple[str, str], _Children] = {}
         self.api_requests = Counter(
             "canary_api_requests",

@@ -9,7 +9,8 @@ The request is Flagger's: ``POST <url>`` with ``{name, namespace, phase, checksu
 Unlike Flagger, which accepts only 200-202, any 2xx answer is success (204 No Content is a common
 answer of a gate that has nothing to say).  A failed call names the status and the first
 ``BODY_EXCERPT`` characters of the answer, or the transport error; never the URL, which may carry
-credentials in its userinfo or query.
+credentials in its userinfo or query.  Each attempt ends within the hook's ``timeout``, the whole
+answer included (``canary.adapters.deadline``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from canary.adapters.deadline import post_json
 from canary.adapters.kube.secrets import secret_values
 from canary.models.canary import CanaryWebhook
 
@@ -154,19 +156,12 @@ class WebhookClient:
         client: httpx.Client, hook: CanaryWebhook, body: Mapping[str, object], token: str | None
     ) -> HookAnswer:
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        try:
-            response = client.post(hook.url, json=dict(body), headers=headers, timeout=hook.timeout_seconds)
-        except httpx.TimeoutException:
-            return HookAnswer(False, None, f"timed out after {hook.timeout_seconds:g}s")
-        except httpx.HTTPError as e:
-            # The message of a transport error never holds the URL; the type says what failed.
-            return HookAnswer(False, None, f"{type(e).__name__}: {_excerpt(str(e)) or 'no detail'}")
-        ok = 200 <= response.status_code < 300
-        try:
-            text = response.text
-        except (UnicodeDecodeError, LookupError):
-            text = ""
-        return HookAnswer(ok, response.status_code, _excerpt(text))
+        answer = post_json(client, hook.url, dict(body), timeout=hook.timeout_seconds, headers=headers)
+        if answer.status is None:
+            if answer.timed_out:
+                return HookAnswer(False, None, answer.error or "timed out")
+            return HookAnswer(False, None, _excerpt(answer.error or "") or "no detail")
+        return HookAnswer(200 <= answer.status < 300, answer.status, _excerpt(answer.text))
 
 
 class Dispatcher:

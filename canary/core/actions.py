@@ -1,6 +1,14 @@
-"""What the decision core asks the operator to do: plain, immutable values, executed in order.
+"""What the decision core asks the operator to do: plain, immutable values.
 
-Who builds these: ``canary.core.machine``.  Who executes them: ``canary.operator`` through adapters.
+Who builds these: ``canary.core.machine``.  Who executes them: ``canary.operator`` through adapters,
+in two groups, so that a rollback never waits on slow I/O:
+
+* ``TrafficAction``s (routing, scaling, promotion, hand-back) first, in the order given, before the
+  tick's status patch: they are what takes a failing release away from users;
+* everything else after the status patch: events and notifications (``RecordEvent``), and the
+  ``SideEffect``s, which go to lanes of their own and are never waited for (``RunPostRolloutHooks``,
+  ``WriteGit``, whose outcome comes back as an observation of a later tick).
+
 Events are actions too, so a test of the core sees the whole user-visible story of a tick.
 """
 
@@ -8,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from canary.models.gitops import GitWrite
 
 
 class Reason(StrEnum):
@@ -31,6 +41,7 @@ class Reason(StrEnum):
     NO_VALUES = "NoValues"
     INCONCLUSIVE = "Inconclusive"
     MARGINAL = "Marginal"
+    METRICS_UNAVAILABLE = "MetricsUnavailable"
     WAITING_PROMOTION = "WaitingPromotion"
     PROMOTING = "Promoting"
     PROMOTED = "Promoted"
@@ -39,6 +50,8 @@ class Reason(StrEnum):
     PROMOTION_FAILED = "PromotionFailed"
     DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
     INVALID_SPEC = "InvalidSpec"
+    MISSING_KIND = "MissingKind"
+    FORBIDDEN = "Forbidden"
     SUSPENDED = "Suspended"
     TERMINATING = "Terminating"
     TERMINATED = "Terminated"
@@ -49,6 +62,7 @@ class Reason(StrEnum):
     GIT_UP_TO_DATE = "GitUpToDate"
     GIT_NEEDS_ATTENTION = "GitNeedsAttention"
     GIT_WRITE_FAILED = "GitWriteFailed"
+    GIT_SUPERSEDED = "GitSuperseded"
 
 
 class Severity(StrEnum):
@@ -70,7 +84,17 @@ class Action:
 
 
 @dataclass(frozen=True)
-class SetWeights(Action):
+class TrafficAction(Action):
+    """Moves traffic or replicas: executed first, before the status patch, in order."""
+
+
+@dataclass(frozen=True)
+class SideEffect(Action):
+    """Slow I/O the tick never waits for: run from a lane after the status patch."""
+
+
+@dataclass(frozen=True)
+class SetWeights(TrafficAction):
     """Route ``primary`` and ``canary`` percent of traffic (summing to 100), optionally mirroring."""
 
     primary: int
@@ -79,22 +103,35 @@ class SetWeights(Action):
 
 
 @dataclass(frozen=True)
-class ScaleTarget(Action):
+class ScaleTarget(TrafficAction):
     """Set the target Deployment's replicas (0 parks it; the primary serves)."""
 
     replicas: int
 
 
 @dataclass(frozen=True)
-class PromoteToPrimary(Action):
+class PromoteToPrimary(TrafficAction):
     """Copy the target's pod template (and its ConfigMaps/Secrets) to the primary."""
 
 
 @dataclass(frozen=True)
-class RunPostRolloutHooks(Action):
+class HandBack(TrafficAction):
+    """Deletion with revertOnDeletion, the target being ready: point the apex Service and the route
+    back at the target, and remove the primary and what was generated for it."""
+
+
+@dataclass(frozen=True)
+class RunPostRolloutHooks(SideEffect):
     """The run ended (Succeeded or Failed): call the post-rollout hooks, without waiting for them."""
 
     phase: str
+
+
+@dataclass(frozen=True)
+class WriteGit(SideEffect):
+    """Make the owed Git write (status.gitops.pending) on the Git lane; its outcome is observed later."""
+
+    write: GitWrite
 
 
 @dataclass(frozen=True)

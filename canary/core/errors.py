@@ -6,6 +6,10 @@
 * ``ProviderUnavailable``: a remote (Prometheus, a webhook, the API server) did not answer; retried.
 * ``NoValues``: a query answered with nothing (no traffic yet); counts as a failed check, never a pass.
 * ``Conflict``: someone else changed the object meanwhile; retried with fresh data.
+* ``MissingKind``: the API server does not serve a kind the Canary needs (its CRD is not installed);
+  ``Forbidden``: RBAC does not allow the controller a verb on a kind.  Both name the kind and the verb
+  and are reported as Ready=False (reason MissingKind or Forbidden) plus a Warning event, and retried
+  at the next tick, so installing the CRD or granting the verb recovers by itself.
 kopf's TemporaryError/PermanentError appear only in ``canary.operator``.
 """
 
@@ -30,3 +34,26 @@ class NoValues(CanaryError):
 
 class Conflict(CanaryError):
     """The object changed under us."""
+
+
+class MissingKind(CanaryError):
+    """The API server does not serve a kind (no such CRD); the message names the kind and the verb."""
+
+    def __init__(self, kind: str, verb: str) -> None:
+        super().__init__(
+            f"{kind} is not served by the API server (is its CustomResourceDefinition installed?): "
+            f"could not {verb} it"
+        )
+        self.kind, self.verb = kind, verb
+
+
+class Forbidden(CanaryError):
+    """RBAC forbids the controller a verb on a kind; the message names both and where."""
+
+    def __init__(self, kind: str, verb: str, namespace: str | None) -> None:
+        where = f" in namespace {namespace}" if namespace else ""
+        super().__init__(
+            f"the controller may not {verb} {kind}{where} (RBAC forbids it): grant the verb to its "
+            "ServiceAccount"
+        )
+        self.kind, self.verb, self.namespace = kind, verb, namespace

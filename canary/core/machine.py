@@ -1,12 +1,19 @@
 """The rollout state machine: one tick of a Canary as a pure function.
 
 Who calls this: ``canary.operator`` once per tick (and right after a watched change of the target).
-What it owns: every rollout decision.  ``step(spec, status, observations, now)`` returns either
-``Decided`` (the complete new status and the actions to execute, in order) or ``NeedChecks``: the
+What it owns: every rollout decision, deletion included.  ``step(spec, status, observations, now)``
+returns either ``Decided`` (the complete new status and the actions to execute) or ``NeedChecks``: the
 machine reached a check that has side effects (a webhook that runs a load test, a metric query), so
-the operator runs exactly those checks and calls ``step`` again with their outcomes.  The function is
-deterministic, so the second call follows the same path and goes further; no check is ever run that
-the machine did not reach (the sans-I/O pattern: no I/O here, and no speculative hooks there).
+the operator runs exactly those checks and calls ``step`` again with their outcomes
+(``canary.core.driver.decide`` is that loop, bounded, for the operator and the simulator alike).  The
+function is deterministic, so the second call follows the same path and goes further; no check is
+ever run that the machine did not reach (the sans-I/O pattern: no I/O here, and no speculative hooks
+there).
+
+Slow I/O is never a check.  A Git write the machine owes (``status.gitops.pending``, the outbox) is a
+``WriteGit`` action, made on its own lane after the routing, the scaling and the status patch; its
+outcome comes back as an observation (``Observations.git``) of a later tick, which records it.  So the
+tick that decides a rollback sends all traffic to the primary whatever the Git remote does.
 
 The order of one tick follows Flagger (see docs/architecture.md), with its known bugs fixed:
 
@@ -17,7 +24,8 @@ The order of one tick follows Flagger (see docs/architecture.md), with its known
   tick it was seen unready (``status.canaryUnreadySince``), not only from the Deployment's own
   ProgressDeadlineExceeded condition, which a crash-looping Pod never triggers;
 * a primary that fails to become ready during promotion does not leave users on a broken primary: all
-  traffic goes to the (healthy) canary and the canary is marked Failed.
+  traffic goes to the (healthy) canary and the canary is marked Failed;
+* deleting a Canary never takes the application down (``Terminating``/``Terminated`` below).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from typing import Any, Literal
 
 from canary.core.actions import (
     Action,
+    HandBack,
     PromoteToPrimary,
     Reason,
     RecordEvent,
@@ -36,6 +45,7 @@ from canary.core.actions import (
     ScaleTarget,
     SetWeights,
     Severity,
+    WriteGit,
     normal,
     warning,
 )
@@ -67,12 +77,15 @@ class Decided:
     def events(self) -> tuple[RecordEvent, ...]:
         return tuple(a for a in self.actions if isinstance(a, RecordEvent))
 
+    @property
+    def finalized(self) -> bool:
+        """The deletion is done: the finalizer may be removed."""
+        return self.status.phase is Phase.TERMINATED
+
 
 @dataclass(frozen=True)
 class NeedChecks:
     kinds: tuple[CheckKind, ...]
-    #: with CheckKind.GIT_WRITE: the write to make (it may be owed from this very tick)
-    write: GitWrite | None = None
 
 
 Step = Decided | NeedChecks
@@ -89,8 +102,8 @@ def parse_timestamp(value: str) -> datetime:
 class _Need(Exception):
     """Control flow inside this module: a check is needed; never escapes ``step()``."""
 
-    def __init__(self, kind: CheckKind, write: GitWrite | None = None) -> None:
-        self.kind, self.write = kind, write
+    def __init__(self, kind: CheckKind) -> None:
+        self.kind = kind
 
 
 @dataclass
@@ -208,12 +221,15 @@ def step(
     try:
         _run(tick)
     except _Need as need:
-        return NeedChecks((need.kind,), need.write)
+        return NeedChecks((need.kind,))
     return tick.finish(generation)
 
 
 # ---------------------------------------------------------------------------------------------- phases
 def _run(t: _Tick) -> None:
+    if t.obs.deleting:
+        _terminate(t)
+        return
     if t.spec.suspend:
         t.emit(normal(Reason.SUSPENDED, "Skipping this tick: the canary is suspended (spec.suspend)"))
         return
@@ -234,7 +250,7 @@ def _run(t: _Tick) -> None:
         _promote(t)
     elif phase is Phase.FINALISING:
         _finalise(t)
-    # Terminating / Terminated belong to the deletion handler, not to ticks.
+    # Terminating / Terminated are reached only through a deletion (``_terminate``).
     _settle_git(t)
 
 
@@ -424,6 +440,7 @@ _REASONS = {
     Cause.NO_VALUES: Reason.NO_VALUES,
     Cause.INCONCLUSIVE: Reason.INCONCLUSIVE,
     Cause.MARGINAL: Reason.MARGINAL,
+    Cause.UNAVAILABLE: Reason.METRICS_UNAVAILABLE,
 }
 
 
@@ -611,9 +628,73 @@ def _finalise(t: _Tick) -> None:
         t.emit(RunPostRolloutHooks(Phase.SUCCEEDED.value))
 
 
+# ---------------------------------------------------------------------------------------------- deletion
+def _terminate(t: _Tick) -> None:
+    """The Canary is being deleted; the application never loses its serving Pods.
+
+    Without revertOnDeletion the primary keeps serving: all traffic is routed to it and the target
+    stays parked.  With it, the target is scaled up (Terminating) and, once ready within
+    progressDeadlineSeconds of that, the apex Service and the route are handed back to it and the
+    primary is removed; a target that never becomes ready leaves the primary serving instead.
+    Terminated lets the finalizer go.  An owed Git write is dropped with the Canary.
+    """
+    if t.status.phase is Phase.TERMINATED:
+        return
+    target = t.target
+    if t.obs.invalid_spec is not None or not t.obs.target.exists or not t.obs.primary.exists:
+        t.set(phase=Phase.TERMINATED)
+        return  # it never worked: there is nothing to hand back
+    if not t.spec.revert_on_deletion:
+        _primary_keeps_serving(
+            t,
+            normal(
+                Reason.TERMINATED,
+                f"Canary deleted: {target}-primary keeps serving all traffic; {target} stays scaled to zero "
+                "(set spec.revertOnDeletion to hand traffic back to it instead)",
+            ),
+        )
+        return
+    if t.status.phase is not Phase.TERMINATING:
+        t.emit(ScaleTarget(t.obs.scale_up_replicas))
+        t.set(phase=Phase.TERMINATING)
+        t.emit(
+            normal(
+                Reason.TERMINATING,
+                f"Canary deleted: scaling {target} up to take traffic back (revertOnDeletion)",
+            )
+        )
+        return
+    if not t.obs.target.ready:
+        if t.elapsed_since(t.status.last_transition_time) < t.spec.progress_deadline:
+            return
+        _primary_keeps_serving(
+            t,
+            warning(
+                Reason.TERMINATED,
+                f"Canary deleted, but {target} did not become ready within {t.spec.progress_deadline}s "
+                f"({t.obs.target.message}): {target}-primary keeps serving and stays in place",
+            ),
+        )
+        return
+    t.emit(HandBack())
+    t.set(phase=Phase.TERMINATED, canary_weight=0)
+    t.emit(
+        normal(
+            Reason.TERMINATED, f"Canary deleted: traffic handed back to {target}; {target}-primary removed"
+        )
+    )
+
+
+def _primary_keeps_serving(t: _Tick, event: RecordEvent) -> None:
+    t.emit(SetWeights(100, 0), ScaleTarget(0))
+    t.set(phase=Phase.TERMINATED, canary_weight=0)
+    t.emit(event)
+
+
 # ---------------------------------------------------------------------------------------------- helpers
 def _new_run(t: _Tick, phase: Phase) -> None:
     """Start a run of the observed revision: counters, weights and waits start from zero."""
+    _supersede_git(t)
     t.set(
         phase=phase,
         last_applied_spec=t.obs.target_hash,
@@ -699,9 +780,25 @@ def _fail(
 
 # ---------------------------------------------------------------------------------------------- Git
 def _owe(t: _Tick, kind: GitWriteKind, **fields: Any) -> None:
-    """Record a Git write as owed: it is attempted in this tick and retried until done."""
+    """Record a Git write as owed (the outbox): asked for in this tick, after its status patch, and
+    retried until done."""
     revision = t.updates.get("last_applied_spec", t.status.last_applied_spec) or ""
     t.set_gitops(pending=GitWrite(kind=kind, revision=revision, since=timestamp(t.now), **fields))
+
+
+def _supersede_git(t: _Tick) -> None:
+    """A new revision was released (by the GitOps agent, from a newer commit) while a write about an
+    older one is still owed: Git has moved on, so that write would describe the past.  It is dropped."""
+    pending = t.gitops().pending
+    if pending is None or pending.revision == t.obs.target_hash:
+        return
+    t.set_gitops(pending=None)
+    message = (
+        f"The {pending.kind.value} of revision {pending.revision} was not written to Git: revision "
+        f"{t.obs.target_hash} was released since"
+    )
+    t.emit(normal(Reason.GIT_SUPERSEDED, message))
+    t.git = ("Unknown", Reason.GIT_SUPERSEDED.value, message)
 
 
 _WRITTEN: dict[str, tuple[Reason, Literal["True", "False"], Severity]] = {
@@ -713,7 +810,8 @@ _WRITTEN: dict[str, tuple[Reason, Literal["True", "False"], Severity]] = {
 
 
 def _settle_git(t: _Tick) -> None:
-    """Make the owed Git write (once per interval after the first attempt) and record its outcome."""
+    """Record the outcome of the owed Git write once the Git lane has made it; otherwise ask for it
+    (in the tick that owes it, then once per interval), unless an attempt is under way."""
     pending = t.gitops().pending
     if pending is None:
         return
@@ -721,12 +819,12 @@ def _settle_git(t: _Tick) -> None:
         t.set_gitops(pending=None)
         t.git = ("Unknown", "Disabled", f"spec.gitops removed: the {pending.kind.value} was not written")
         return
-    fresh = t.status.gitops is None or t.status.gitops.pending != pending
-    if not fresh and not t.obs.due:
-        return
     outcome = t.obs.git
     if outcome is None:
-        raise _Need(CheckKind.GIT_WRITE, pending)
+        fresh = t.status.gitops is None or t.status.gitops.pending != pending
+        if not t.obs.git_in_flight and (fresh or t.obs.due):
+            t.emit(WriteGit(pending))
+        return
     record = outcome.record
     if record is not None:
         reason, status, severity = _WRITTEN[record.result]
@@ -806,18 +904,31 @@ def _conditions(
         wanted.append(Condition(type="GitOps", status=status, reason=reason, message=message[:1024]))
     elif "GitOps" in current:
         wanted.append(current["GitOps"])
-    out: list[Condition] = []
-    for c in wanted:
-        before = current.get(c.type)
-        if before is not None and (before.status, before.reason, before.message) == (
-            c.status,
-            c.reason,
-            c.message,
-        ):
-            out.append(before)
-            continue
-        transition = (
-            before.last_transition_time if before is not None and before.status == c.status else stamp
-        )
-        out.append(c.model_copy(update={"last_update_time": stamp, "last_transition_time": transition}))
-    return out
+    return [_stamped(current.get(c.type), c, stamp) for c in wanted]
+
+
+def _stamped(before: Condition | None, wanted: Condition, stamp: str) -> Condition:
+    """``wanted`` as it goes into the status: unchanged (times and all) when it says what ``before``
+    said; otherwise updated now, its transition time kept while its status stays the same."""
+    if before is not None and (before.status, before.reason, before.message) == (
+        wanted.status,
+        wanted.reason,
+        wanted.message,
+    ):
+        return before
+    transition = (
+        before.last_transition_time if before is not None and before.status == wanted.status else stamp
+    )
+    return wanted.model_copy(update={"last_update_time": stamp, "last_transition_time": transition})
+
+
+def not_ready(status: CanaryStatus, reason: Reason, message: str, now: datetime) -> Decided:
+    """A tick that could not decide: the spec is one the models refuse, or the provider unknown, or a
+    kind the Canary needs is not installed or not allowed.  ``Ready=False`` with ``reason`` and
+    ``message`` (naming the field, or the kind and the verb), a Warning event saying the same; the rest
+    of the status is kept as it is, so a fixed spec or cluster picks up where it was."""
+    ready = Condition(type="Ready", status="False", reason=reason.value, message=message[:1024])
+    current = {c.type: c for c in status.conditions or []}
+    conditions = [c for c in status.conditions or [] if c.type != "Ready"]
+    conditions.insert(0, _stamped(current.get("Ready"), ready, timestamp(now)))
+    return Decided(status.model_copy(update={"conditions": conditions}), (warning(reason, message),))

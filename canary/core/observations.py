@@ -59,7 +59,6 @@ class CheckKind(StrEnum):
     CONFIRM_TRAFFIC_INCREASE = "confirm-traffic-increase"
     CONFIRM_PROMOTION = "confirm-promotion"
     ROLLBACK = "rollback"  # manual rollback hooks: a pass means "roll back"
-    GIT_WRITE = "git-write"  # the Git write owed (status.gitops.pending): a revert or a promotion
 
 
 class Cause(StrEnum):
@@ -73,10 +72,13 @@ class Cause(StrEnum):
     NO_VALUES = "NoValues"  # held: no data yet (no traffic)
     INCONCLUSIVE = "Inconclusive"  # held: too few samples to judge
     MARGINAL = "Marginal"  # held: the judge's score is between marginal and pass
+    UNAVAILABLE = "Unavailable"  # held: the metrics provider did not answer (down, timed out, 5xx)
 
 
-#: Causes that hold the weight instead of counting as a failed check.
-HOLDING = frozenset({Cause.NO_VALUES, Cause.INCONCLUSIVE, Cause.MARGINAL})
+#: Causes that hold the weight instead of counting as a failed check: the canary's health is not known
+#: (no data yet, too few samples, or a metrics provider that does not answer: blind, not bad), so it
+#: neither advances nor counts as failing; ``maxHeldChecks`` of them in a run roll it back (fail safe).
+HOLDING = frozenset({Cause.NO_VALUES, Cause.INCONCLUSIVE, Cause.MARGINAL, Cause.UNAVAILABLE})
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,10 @@ class CheckOutcome:
 
 @dataclass(frozen=True)
 class GitOutcome:
-    """What one attempt at the owed Git write did: done (a record of it), or failed (retried later)."""
+    """What one attempt at the owed Git write did: done (a record of it), or failed (retried later).
+
+    It arrives after the attempt, from the Git lane (``WriteGit`` runs after the tick's status patch),
+    as an observation of a later tick; the core records it."""
 
     record: GitWriteRecord | None = None
     error: str | None = None
@@ -171,8 +176,12 @@ class Observations:
     #: Container name -> image, of the target's and of the primary's pod templates.
     images: dict[str, str] = field(default_factory=dict)
     primary_images: dict[str, str] = field(default_factory=dict)
-    #: The outcome of the Git write the machine asked for (CheckKind.GIT_WRITE).
+    #: The outcome of the owed Git write (status.gitops.pending), once the Git lane has made it.
     git: GitOutcome | None = None
+    #: True while the owed Git write is being made on the Git lane: it is not asked for again.
+    git_in_flight: bool = False
+    #: The Canary is being deleted (its finalizer holds it until the machine reaches Terminated).
+    deleting: bool = False
 
     def with_checks(self, outcomes: dict[CheckKind, CheckOutcome]) -> Observations:
         return dataclasses.replace(self, checks={**self.checks, **outcomes})

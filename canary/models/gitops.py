@@ -209,6 +209,15 @@ class GitWrite(KubeModel):
     last_error: str | None = None
     """The last attempt's error (never containing credentials)."""
 
+    def same_write(self, other: GitWrite | None) -> bool:
+        """Whether ``other`` is this write, whatever its attempts so far (an outcome from the Git lane
+        belongs to the write still owed only if it is the same one)."""
+        return other is not None and (self.kind, self.revision, self.since) == (
+            other.kind,
+            other.revision,
+            other.since,
+        )
+
 
 class GitWriteRecord(KubeModel):
     """A Git write the controller made (or found already made)."""

@@ -10,7 +10,13 @@
   cache its tick reads from holds that spec.
 
 The ticks themselves run in a worker thread (``canary.operator.tick`` uses the synchronous
-kubernetes client); the daemon only schedules them.
+kubernetes client); the daemon only schedules them, on one of two pools (``TickPools``): a canary
+whose last tick took longer than ``--slow-tick-seconds`` (its checks wait on a webhook or a query
+that hangs until its timeout) runs on the slow pool, so canaries whose dependencies answer always
+find a free worker.  It comes back to the fast pool after a fast tick.
+
+A Canary being deleted is driven by its deletion handler with the same ticks (the machine's
+Terminating phases), until the machine says Terminated; kopf then removes the finalizer.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -31,6 +38,26 @@ from canary.models.canary import GROUP, VERSION
 from canary.operator.tick import Controller, TickResult
 
 _KINDS = {DEPLOYMENTS: "deployment", CONFIGMAPS: "configmap", SECRETS: "secret"}
+
+
+class TickPools:
+    """The fast and the slow pool of tick workers (a bulkhead), and which canary runs on which."""
+
+    def __init__(self, fast: ThreadPoolExecutor, slow: ThreadPoolExecutor, slow_after: float) -> None:
+        self.fast, self.slow, self.slow_after = fast, slow, slow_after
+        self._slow: set[tuple[str, str]] = set()
+
+    def pool_of(self, namespace: str, name: str) -> ThreadPoolExecutor:
+        return self.slow if (namespace, name) in self._slow else self.fast
+
+    def took(self, namespace: str, name: str, seconds: float) -> None:
+        if seconds > self.slow_after:
+            self._slow.add((namespace, name))
+        else:
+            self._slow.discard((namespace, name))
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._slow.discard((namespace, name))
 
 
 class Wakeups:
@@ -67,6 +94,12 @@ class Wakeups:
             self.events[(namespace, name)].set()
             if self.recorder is not None:
                 self.recorder.wakeups.labels(source).inc()
+
+    def wake_threadsafe(self, namespace: str, name: str, source: str) -> None:
+        """``wake`` from any thread (the Git lane, when a write it made for the canary ends)."""
+        loop = self.loop
+        if loop is not None:
+            loop.call_soon_threadsafe(self.wake, namespace, name, source)
 
     def watch(
         self, namespace: str, canary: str, objects: frozenset[str], *, since: int | None = None
@@ -147,6 +180,7 @@ async def run_canary(
     namespace = namespace or ""
     controller: Controller = memo["controller"]
     wakeups: Wakeups = memo["wakeups"]
+    pools: TickPools = memo["pools"]
     wake = wakeups.get(namespace, name)
     recorder = controller.recorder
     next_due = 0.0  # monotonic time of the next due tick; 0: at once
@@ -168,7 +202,9 @@ async def run_canary(
                 return controller.tick(namespace, name, due=due), began
 
             try:
-                result, began = await asyncio.to_thread(run)
+                loop = asyncio.get_running_loop()
+                result, began = await loop.run_in_executor(pools.pool_of(namespace, name), run)
+                pools.took(namespace, name, time.monotonic() - began)
                 if result.reads is not None and wakeups.watch(namespace, name, result.reads, since=since):
                     wake.set()  # something it read changed while it ran: look again
                 if due:
@@ -185,13 +221,15 @@ async def run_canary(
                 await asyncio.wait_for(wake.wait(), timeout=max(0.0, next_due - time.monotonic()))
     finally:
         wakeups.forget(namespace, name)
+        pools.forget(namespace, name)
 
 
 @kopf.on.delete(GROUP, VERSION, "canaries")
 def canary_deleted(*, name: str, namespace: str | None, memo: Any, **_: Any) -> None:
-    """Hand traffic back or leave the primary serving (see ``Controller.finalize``); retried until done."""
+    """Drive the machine's Terminating phases (hand traffic back, or leave the primary serving) with
+    the same ticks as any other phase; retried until it reaches Terminated."""
     controller: Controller = memo["controller"]
-    if not controller.finalize(namespace or "", name):
-        raise kopf.TemporaryError(
-            "waiting for the target to become ready before handing traffic back", delay=2
-        )
+    result = controller.tick(namespace or "", name, due=True, finalizing=True)
+    if not result.finalized:
+        raise kopf.TemporaryError("the deletion is not done yet (see the Canary's events)", delay=2)
+    controller.forget(namespace or "", name)

@@ -19,9 +19,11 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from canary import __version__
 from canary.adapters.kube.cache import Caches
-from canary.adapters.kube.client import KubeClient
+from canary.adapters.kube.client import KubeClient, TimedApiClient
 from canary.adapters.kube.leader import LeaderElector
 from canary.adapters.metrics.analysis import MetricAnalysis
+from canary.adapters.metrics.prometheus import Providers
+from canary.adapters.notify import Notifier
 from canary.adapters.recorder import MetricsRecorder
 from canary.adapters.webhooks import WebhookClient
 from canary.operator import handlers
@@ -36,15 +38,21 @@ FINALIZER = "canary.dev/finalizer"
 _config: Any = config
 
 
-def api_client(kubeconfig: str | None, *, connections: int = 10) -> client.ApiClient:
-    """An API client from the kubeconfig (or the Pod's service account) with its own connection pool."""
+def api_client(
+    kubeconfig: str | None, *, connections: int = 10, timeout: float | None = None, agent: str | None = None
+) -> client.ApiClient:
+    """An API client from the kubeconfig (or the Pod's service account) with its own connection pool;
+    with ``timeout``, every request it makes has that deadline (``TimedApiClient``)."""
     configuration = client.Configuration()
     if os.environ.get("KUBERNETES_SERVICE_HOST") and not kubeconfig:
         _config.load_incluster_config(client_configuration=configuration)
     else:
         _config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
     configuration.connection_pool_maxsize = connections
-    return client.ApiClient(configuration)
+    api = TimedApiClient(configuration, timeout=timeout) if timeout else client.ApiClient(configuration)
+    if agent is not None:
+        api.user_agent = agent  # the API server's audit log tells the replicas apart by it
+    return api
 
 
 @kopf.on.login()
@@ -59,10 +67,16 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
-    # Ticks run in the loop's default executor (asyncio.to_thread); size it for many canaries.
+    # Ticks run in two pools (see canary.operator.handlers); kopf's own sync handlers (the deletion
+    # handler) in the loop's default executor.
     workers = memo["controller"].settings.workers
     loop = asyncio.get_running_loop()
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tick"))
+    memo["pools"] = handlers.TickPools(
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tick"),
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slow-tick"),
+        memo["controller"].settings.slow_tick_seconds,
+    )
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="kopf"))
     memo["wakeups"].loop = loop
     memo["caches"].start()
     settings.posting.level = logging.ERROR  # our own events tell the story; kopf's would repeat it
@@ -77,12 +91,21 @@ def run_controller(
         os.environ["KUBECONFIG"] = kubeconfig  # kopf logs in through the same kubeconfig
     # Ticks and watch caches use separate clients: the caches' long-running watches neither take the
     # ticks' connections nor count as the ticks' requests.  One connection per worker thread.
-    caches = Caches(api_client(kubeconfig, connections=32), settings.namespaces)
-    kube = KubeClient(api_client(kubeconfig, connections=settings.workers + 2), caches)
+    agent = f"canary/{__version__} ({settings.identity})"
+    caches = Caches(api_client(kubeconfig, connections=32, agent=agent), settings.namespaces)
+    # Two tick pools (fast and slow, see handlers) share this client: one connection per worker.
+    connections = 2 * settings.workers + 2
+    kube = KubeClient(
+        api_client(kubeconfig, connections=connections, timeout=settings.api_timeout, agent=agent), caches
+    )
     leader = None
     if settings.lease_namespace is not None:
+        # The Lease has a client of its own, whose requests end well within a renewal period: no tick,
+        # however stuck, can hold the connection or the time the renewal needs.
+        lease_timeout = max(1.0, min(settings.api_timeout, settings.renew_seconds))
+        lease_api = api_client(kubeconfig, connections=2, timeout=lease_timeout, agent=agent)
         leader = LeaderElector(
-            kube,
+            KubeClient(lease_api),
             namespace=settings.lease_namespace,
             name=settings.lease_name,
             identity=settings.identity,
@@ -99,12 +122,20 @@ def run_controller(
         start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)  # noqa: S104 - in a Pod
     webhooks = WebhookClient()
     checks = CheckRunner(
-        MetricAnalysis(kube, settings.metrics_server),
+        MetricAnalysis(kube, settings.metrics_server, Providers(timeout=settings.prometheus_timeout)),
         webhooks,
         read_secret=lambda namespace, name: kube.get_config("secret", namespace, name),
     )
-    controller = Controller(kube, settings, leader=leader, recorder=recorder, checks=checks)
+    controller = Controller(
+        kube,
+        settings,
+        leader=leader,
+        recorder=recorder,
+        checks=checks,
+        notifier=Notifier(timeout=settings.notification_timeout),
+    )
     wakeups = handlers.Wakeups(recorder)
+    controller.wake = lambda namespace, name: wakeups.wake_threadsafe(namespace, name, "git")
     caches.subscribe(wakeups.changed)
     memo = kopf.Memo(controller=controller, wakeups=wakeups, caches=caches)
     kopf.run(

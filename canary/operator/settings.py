@@ -1,4 +1,7 @@
-"""Controller settings: what ``canary run`` flags set, passed down explicitly (no globals)."""
+"""Controller settings: what ``canary run`` flags set, passed down explicitly (no globals).
+
+Every I/O has a deadline, set here (docs/reliability.md lists them with what each bounds).  A
+webhook's deadline is its own ``timeout`` in the spec (default 10 s) for each of its attempts."""
 
 from __future__ import annotations
 
@@ -36,3 +39,19 @@ class Settings:
     cluster_name: str | None = None
     #: working copies of the GitOps repositories (spec.gitops), one per repository and branch
     gitops_workdir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "canary-gitops")
+    # ---------------------------------------------------------------------------------- deadlines
+    #: seconds one Kubernetes API request may take (client side; watches have their own)
+    api_timeout: float = 10.0
+    #: seconds one git command may take (a fetch or a push to a remote that never answers is killed)
+    git_command_timeout: float = 30.0
+    #: seconds one whole Git write may take (sync, revert, push and its retries, a pull request)
+    git_write_deadline: float = 120.0
+    #: seconds one request to a forge's API (pull requests) may take
+    forge_timeout: float = 15.0
+    #: seconds one Prometheus query may take (each of its two attempts)
+    prometheus_timeout: float = 5.0
+    #: seconds one notification (AlertProvider) may take
+    notification_timeout: float = 5.0
+    #: a canary whose last tick took longer than this runs its ticks on the slow pool, so that canaries
+    #: whose checks hang (a dead load tester) never hold the workers of the others
+    slow_tick_seconds: float = 2.0

@@ -1,9 +1,19 @@
-"""One tick of one Canary: parse -> observe -> decide -> act -> patch status once.
+"""One tick of one Canary, one way: parse -> observe -> decide -> act on traffic -> patch status once
+-> events, notifications and the slow side effects, from lanes of their own.
 
 Who calls this: the per-canary daemon in ``canary.operator.handlers`` (in a worker thread: the
-kubernetes client is synchronous).  What it owns: the sequence, and the mapping of failures a user
-can cause (an invalid spec, an unknown provider) to a ``Ready=False`` condition plus a Warning event.
-It makes no rollout decision itself: ``canary.core.machine.step`` does.
+kubernetes client is synchronous), and its deletion handler, which drives the Terminating phases with
+the same ticks.  What it owns: the sequence, and the one boundary where errors become what a user
+reads: a spec the models refuse or an unknown provider (``InvalidSpec``), a kind that is not installed
+(``MissingKind``) or that RBAC forbids (``Forbidden``) are each a ``Ready=False`` condition with that
+reason plus a Warning event naming the field, or the kind and the verb.  It makes no rollout
+decision itself: ``canary.core.machine.step`` does, through ``canary.core.driver.decide``.
+
+Why this order: the routing and scaling that take a failing release away from users go first, then
+the status patch that records the verdict; nothing slow sits in between.  A Git write is handed to
+the Git lane (``canary.operator.outbox``) after the patch and its outcome is recorded by a later
+tick; post-rollout hooks and notifications go to the dispatcher's lanes.  So a Git remote that hangs,
+or a receiver that never answers, delays only itself.
 """
 
 from __future__ import annotations
@@ -11,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,27 +38,30 @@ from canary.adapters.kube.leader import LeaderElector
 from canary.adapters.kube.primary import selector_label
 from canary.adapters.kube.workloads import Workloads, WorkloadView
 from canary.adapters.metrics.analysis import AnalysisContext
+from canary.adapters.notify import Notifier
 from canary.adapters.recorder import MetricsRecorder
 from canary.adapters.routers.base import RouteContext, Router
 from canary.adapters.routers.registry import UnknownProvider, router_for
 from canary.adapters.routers.session import session_for
 from canary.core.actions import (
-    EventType,
+    HandBack,
     PromoteToPrimary,
     Reason,
     RecordEvent,
     RunPostRolloutHooks,
     ScaleTarget,
     SetWeights,
-    normal,
-    warning,
+    TrafficAction,
+    WriteGit,
 )
-from canary.core.errors import Conflict, InvalidSpec
-from canary.core.machine import Decided, NeedChecks, parse_timestamp, step, timestamp
+from canary.core.driver import decide
+from canary.core.errors import Conflict, Forbidden, InvalidSpec, MissingKind
+from canary.core.machine import Decided, not_ready, parse_timestamp
 from canary.core.observations import CheckKind, CheckOutcome, Observations, Routes
-from canary.models.canary import Canary, CanarySpec, CanaryStatus, Condition, Phase, Provider
+from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider
 from canary.operator.checks import CheckRunner
 from canary.operator.notices import Notices
+from canary.operator.outbox import GitLane
 from canary.operator.settings import Settings
 
 DEFAULT_INTERVAL = 60.0
@@ -64,10 +79,20 @@ class TickResult:
     #: objects whose change should wake this canary at once (see ``WorkloadView.reads``); None: the
     #: tick observed nothing (a standby replica), keep what the last one read
     reads: frozenset[str] | None = None
+    #: the Canary is gone, or its deletion is done: its finalizer may be removed
+    finalized: bool = False
 
 
 def _time(value: str | None) -> datetime | None:
     return parse_timestamp(value) if value else None
+
+
+def _status_of(body: dict[str, Any]) -> CanaryStatus | None:
+    """The stored status, parsed; None when even that fails (only conditions are written then)."""
+    try:
+        return CanaryStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        return None
 
 
 def images_of(deployment: dict[str, Any] | None) -> dict[str, str]:
@@ -114,6 +139,7 @@ class Controller:
         leader: LeaderElector | None = None,
         recorder: MetricsRecorder | None = None,
         gitops: GitOpsWriter | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
@@ -123,63 +149,107 @@ class Controller:
         self.workloads = Workloads(kube)
         self.events = EventRecorder(kube, settings.identity)
         self.checks = checks or CheckRunner()
-        self.gitops = gitops or GitOpsWriter(
-            settings.gitops_workdir, lambda namespace, name: kube.get_config("secret", namespace, name)
+        read_secret = lambda namespace, name: kube.get_config("secret", namespace, name)  # noqa: E731
+        writer = gitops or GitOpsWriter(
+            settings.gitops_workdir,
+            read_secret,
+            command_timeout=settings.git_command_timeout,
+            write_deadline=settings.git_write_deadline,
+            forge_timeout=settings.forge_timeout,
         )
+        #: wakes a canary (namespace, name) from any thread; set by the handlers once the loop runs
+        self.wake: Callable[[str, str], None] | None = None
+        self.git = GitLane(writer, on_done=self._git_done)
         self.notices = Notices(
             self.checks.webhooks,
             self.events,
             event_webhook=settings.event_webhook,
             clock=clock,
-            read_secret=lambda namespace, name: kube.get_config("secret", namespace, name),
+            read_secret=read_secret,
             read_alert_provider=lambda namespace, name: kube.get_custom(
                 "canary.dev", "v1alpha1", "alertproviders", namespace, name
             ),
             cluster=settings.cluster_name,
+            notifier=notifier,
         )
+        self._guard = threading.Lock()
+        self._ticking: dict[tuple[str, str], threading.Lock] = {}
+
+    def _git_done(self, namespace: str, name: str) -> None:
+        if self.wake is not None:
+            self.wake(namespace, name)
 
     def leading(self) -> bool:
         return self.leader is None or self.leader.is_leader()
 
-    def tick(self, namespace: str, name: str, *, due: bool) -> TickResult:
+    def _one_at_a_time(self, namespace: str, name: str) -> threading.Lock:
+        """One tick of a canary at a time in this process (its daemon and its deletion handler)."""
+        with self._guard:
+            return self._ticking.setdefault((namespace, name), threading.Lock())
+
+    def forget(self, namespace: str, name: str) -> None:
+        with self._guard:
+            self._ticking.pop((namespace, name), None)
+
+    # ------------------------------------------------------------------------------ the tick
+    def tick(self, namespace: str, name: str, *, due: bool, finalizing: bool = False) -> TickResult:
+        """One tick.  ``finalizing``: the deletion handler asks; otherwise a Canary being deleted is
+        left to it."""
         if not self.leading():
             return TickResult(1.0)  # a standby replica watches; it checks again in a second
+        with self._one_at_a_time(namespace, name):
+            return self._tick(namespace, name, due=due, finalizing=finalizing)
+
+    def _tick(self, namespace: str, name: str, *, due: bool, finalizing: bool) -> TickResult:
         body = self.kube.get_canary(namespace, name)
-        if body is None or body.get("metadata", {}).get("deletionTimestamp"):
-            return TickResult(DEFAULT_INTERVAL)  # gone, or being finalized by ``finalize``
+        if body is None:
+            return TickResult(DEFAULT_INTERVAL, finalized=True)
+        deleting = bool(body.get("metadata", {}).get("deletionTimestamp"))
+        if deleting and not finalizing:
+            return TickResult(DEFAULT_INTERVAL)  # the deletion handler drives it now
         now = self.clock()
         try:
             canary = Canary.model_validate(body)
         except ValidationError as e:
-            self._invalid(body, f"invalid spec: {describe_validation_error(e)}", now)
+            if deleting:
+                return TickResult(DEFAULT_INTERVAL, finalized=True)  # never worked: nothing to hand back
+            self._report(body, Reason.INVALID_SPEC, f"invalid spec: {describe_validation_error(e)}", now)
             return TickResult(DEFAULT_INTERVAL)
         spec = canary.spec
+        interval = spec.interval_seconds(self.settings.min_interval)
         provider = spec.provider or self.settings.default_provider
         try:
             router = router_for(provider, self.kube)
         except UnknownProvider as e:
-            self._invalid(body, f"spec.provider: {e}", now)
-            return TickResult(spec.interval_seconds(self.settings.min_interval))
+            if deleting:
+                return TickResult(interval, finalized=True)
+            self._report(body, Reason.INVALID_SPEC, f"spec.provider: {e}", now)
+            return TickResult(interval)
+        try:
+            return self._run(body, canary, router, provider, due=due, deleting=deleting, now=now)
+        except MissingKind as e:
+            self._report(body, Reason.MISSING_KIND, str(e), now)
+        except Forbidden as e:
+            self._report(body, Reason.FORBIDDEN, str(e), now)
+        return TickResult(interval)
 
-        view = self.workloads.observe(spec, namespace)
-        ctx: RouteContext | None = None
-        routes: Routes | None = None
-        if view.invalid is None and view.target is not None:
-            try:
-                self.workloads.bootstrap(spec, namespace, name, view)
-            except InvalidSpec as e:
-                view.invalid = str(e)
-        if view.invalid is None and view.target is not None:
-            label, value = selector_label(view.target)
-            ctx = RouteContext(spec, namespace, name, label, value, session_for(spec, canary.status))
-            # Routing objects are taken over only once the primary can serve (no downtime).
-            if canary.status.phase not in (Phase.NONE, Phase.INITIALIZING) or view.primary_readiness.ready:
-                try:
-                    router.reconcile(ctx)
-                    routes = router.get_routes(ctx)
-                except InvalidSpec as e:
-                    view.invalid = str(e)
-                    ctx = None
+    def _run(
+        self,
+        body: dict[str, Any],
+        canary: Canary,
+        router: Router,
+        provider: Provider,
+        *,
+        due: bool,
+        deleting: bool,
+        now: datetime,
+    ) -> TickResult:
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        spec, status = canary.spec, canary.status
+        interval = spec.interval_seconds(self.settings.min_interval)
+        view, ctx, routes = self._observe(spec, status, namespace, name, router, deleting=deleting)
+        pending = status.gitops.pending if status.gitops is not None else None
+        git = self.git.observe(namespace, name, pending)
         obs = Observations(
             target=view.target_readiness,
             primary=view.primary_readiness,
@@ -189,71 +259,102 @@ class Controller:
             scale_up_replicas=view.primary_replicas,
             invalid_spec=view.invalid,
             due=due,
-            git_revision=self._git_revision(spec, view),
+            git_revision=None if deleting else self._git_revision(spec, view),
             images=images_of(view.target),
             primary_images=images_of(view.primary),
+            git=git.outcome,
+            git_in_flight=git.in_flight,
+            deleting=deleting,
         )
-        generation = body.get("metadata", {}).get("generation")
-        result = self._decide(
-            canary,
-            namespace=namespace,
-            name=name,
-            obs=obs,
-            provider=provider,
-            now=now,
-            generation=generation,
+        context = AnalysisContext(
+            spec,
+            namespace,
+            name,
+            provider,
+            now,
+            interval=interval,
+            started=_time(status.analysis_start_time),
+            phase=status.phase.value,
             checksum=view.revision or "",
         )
-        self._act(result, body, spec=spec, route_ctx=ctx, router=router, view=view, now=now)
+        result = decide(
+            spec,
+            status,
+            obs,
+            now,
+            provider=provider,
+            generation=body.get("metadata", {}).get("generation"),
+            run_checks=lambda kinds: self._run_checks(kinds, context),
+        )
+        decided = time.monotonic()
+        if not self.leading():
+            # The Lease was lost while the checks ran: another replica may be acting on this canary now.
+            return TickResult(1.0, frozenset(view.reads))
+        self._move_traffic(
+            result,
+            spec=spec,
+            namespace=namespace,
+            name=name,
+            route_ctx=ctx,
+            router=router,
+            view=view,
+            deleting=deleting,
+        )
+        if self.recorder is not None and _rolled_back(status, result):
+            self.recorder.rollback_route.observe(time.monotonic() - decided)
         version = body.get("metadata", {}).get("resourceVersion")
         if not self._patch_status(namespace, name, body.get("status") or {}, result.status, version):
             return TickResult(1.0, frozenset(view.reads))  # decide again in a second, from fresh state
+        if git.outcome is not None:
+            self.git.recorded(namespace, name)
+        self._after_patch(result, body, spec, view)
         if self.recorder is not None:
             self.recorder.record(
                 name=name,
                 namespace=namespace,
                 target=spec.target_ref.name,
                 strategy=spec.strategy.value,
-                before=canary.status.phase,
+                before=status.phase,
                 after=result.status.phase,
                 weight=result.status.canary_weight,
                 seconds=(self.clock() - now).total_seconds(),
             )
-        return TickResult(spec.interval_seconds(self.settings.min_interval), frozenset(view.reads))
+        return TickResult(interval, frozenset(view.reads), finalized=result.finalized)
 
-    def _decide(
+    def _observe(
         self,
-        canary: Canary,
-        *,
+        spec: CanarySpec,
+        status: CanaryStatus,
         namespace: str,
         name: str,
-        obs: Observations,
-        provider: Provider,
-        now: datetime,
-        generation: int | None,
-        checksum: str,
-    ) -> Decided:
-        """``step`` until it decides, running the checks and the Git write it asks for on the way."""
-        spec, status = canary.spec, canary.status
-        result = step(spec, status, obs, now, provider=provider, generation=generation)
-        while isinstance(result, NeedChecks):
-            if CheckKind.GIT_WRITE in result.kinds and result.write is not None and spec.gitops is not None:
-                obs = obs.with_git(self.gitops.write(namespace, name, spec.gitops, result.write))
-            else:
-                context = AnalysisContext(
-                    spec,
-                    namespace,
-                    name,
-                    provider,
-                    now,
-                    interval=spec.interval_seconds(self.settings.min_interval),
-                    started=_time(status.analysis_start_time),
-                    phase=status.phase.value,
-                    checksum=checksum,
-                )
-                obs = obs.with_checks(self._run_checks(result.kinds, context))
-            result = step(spec, status, obs, now, provider=provider, generation=generation)
-        return result
+        router: Router,
+        *,
+        deleting: bool,
+    ) -> tuple[WorkloadView, RouteContext | None, Routes | None]:
+        """The workloads (created first if missing) and the routes (taken over once the primary
+        serves).  While deleting, nothing is created or taken over: only what is there is read."""
+        view = self.workloads.observe(spec, namespace)
+        if view.invalid is not None or view.target is None:
+            return view, None, None
+        label, value = selector_label(view.target)
+        if deleting:
+            return view, RouteContext(spec, namespace, name, label, value), None
+        try:
+            self.workloads.bootstrap(spec, namespace, name, view)
+        except InvalidSpec as e:
+            view.invalid = str(e)
+            return view, None, None
+        ctx = RouteContext(spec, namespace, name, label, value, session_for(spec, status))
+        routes = None
+        # Routing objects are taken over only once the primary can serve (no downtime).
+        if status.phase not in (Phase.NONE, Phase.INITIALIZING) or view.primary_readiness.ready:
+            try:
+                router.reconcile(ctx)
+                routes = router.get_routes(ctx)
+            except InvalidSpec as e:
+                view.invalid = str(e)
+                return view, None, None
+        return view, ctx, routes
 
     def _git_revision(self, spec: CanarySpec, view: WorkloadView) -> str | None:
         if spec.gitops is None or view.target is None:
@@ -268,34 +369,62 @@ class Controller:
             self.recorder.analysis(ctx.name, ctx.namespace, outcomes[CheckKind.ANALYSIS])
         return outcomes
 
-    def _act(
+    # ------------------------------------------------------------------------------ acting
+    def _move_traffic(
         self,
         result: Decided,
-        body: dict[str, Any],
         *,
         spec: CanarySpec,
+        namespace: str,
+        name: str,
         route_ctx: RouteContext | None,
         router: Router,
         view: WorkloadView,
-        now: datetime,
+        deleting: bool,
     ) -> None:
-        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        phase, checksum = result.status.phase.value, view.revision or ""
-        if route_ctx is not None:  # the routes follow this tick's status (a new run: new session cookies)
+        """The traffic actions, in order, before anything else; the first that fails stops the rest
+        (parking the canary while the route still sends it traffic would be an outage)."""
+        if route_ctx is not None and not deleting:  # a new run: new session cookies
             route_ctx = dataclasses.replace(route_ctx, session=session_for(spec, result.status))
         for action in result.actions:
+            if not isinstance(action, TrafficAction):
+                continue
             if isinstance(action, SetWeights) and route_ctx is not None:
-                router.set_routes(route_ctx, Routes(action.primary, action.canary, action.mirrored))
+                routes = Routes(action.primary, action.canary, action.mirrored)
+                if deleting:
+                    with contextlib.suppress(InvalidSpec):  # a route that cannot be built carries nothing
+                        router.set_routes(route_ctx, routes)
+                else:
+                    router.set_routes(route_ctx, routes)
             elif isinstance(action, ScaleTarget):
                 self.workloads.scale_target(spec, namespace, action.replicas)
             elif isinstance(action, PromoteToPrimary):
                 self.workloads.promote(view, name)
-            elif isinstance(action, RecordEvent):
+            elif isinstance(action, HandBack):
+                self.workloads.point_apex_at_target(spec, namespace, view)
+                if route_ctx is not None:
+                    with contextlib.suppress(InvalidSpec):
+                        router.finalize(route_ctx)
+                self.workloads.remove_generated(spec, namespace, view)
+
+    def _after_patch(
+        self, result: Decided, body: dict[str, Any], spec: CanarySpec, view: WorkloadView
+    ) -> None:
+        """What the status patch recorded, told to the world: the slow side effects are handed to
+        their lanes first (that only enqueues), then events and notifications, stamped as they go."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        phase, checksum = result.status.phase.value, view.revision or ""
+        for action in result.actions:
+            if isinstance(action, WriteGit) and spec.gitops is not None:
+                self.git.submit(namespace, name, spec.gitops, action.write)
+            elif isinstance(action, RunPostRolloutHooks):
+                self.notices.post_rollout(body, spec, action.phase, checksum)
+        for action in result.actions:
+            if isinstance(action, RecordEvent):
+                now = self.clock()
                 self.events.record(body, action, now)
                 self.notices.event(body, spec, action, phase=phase, checksum=checksum, now=now)
                 self.notices.alert(body, spec, result.status, action, now)
-            elif isinstance(action, RunPostRolloutHooks):
-                self.notices.post_rollout(body, spec, action.phase, checksum)
 
     def _patch_status(
         self, namespace: str, name: str, stored: dict[str, Any], new: CanaryStatus, version: str | None
@@ -315,103 +444,23 @@ class Controller:
             return False
         return True
 
-    def _invalid(self, body: dict[str, Any], message: str, now: datetime) -> None:
-        """Report a spec only the controller could reject: Ready=False/InvalidSpec and a Warning event."""
-        self.events.record(body, warning(Reason.INVALID_SPEC, message), now)
-        status = dict(body.get("status") or {})
-        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Ready"]
-        previous = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-        if previous and previous.get("status") == "False" and previous.get("message") == message:
-            return
-        stamp = timestamp(now)
-        ready = Condition(
-            type="Ready",
-            status="False",
-            reason="InvalidSpec",
-            message=message,
-            last_update_time=stamp,
-            last_transition_time=stamp,
-        )
-        meta = body["metadata"]
-        self.kube.patch_canary_status(
-            meta["namespace"], meta["name"], {"conditions": [*conditions, ready.wire()]}
-        )
+    def _report(self, body: dict[str, Any], reason: Reason, message: str, now: datetime) -> None:
+        """A tick that could not decide: Ready=False with ``reason`` and a Warning event (built by the
+        machine's ``not_ready``); only the conditions are written."""
+        status = _status_of(body) or CanaryStatus()
+        result = not_ready(status, reason, message, now)
+        for event in result.events:
+            self.events.record(body, event, now)
+        conditions = result.status.wire().get("conditions")
+        if conditions != (body.get("status") or {}).get("conditions"):
+            meta = body["metadata"]
+            self.kube.patch_canary_status(meta["namespace"], meta["name"], {"conditions": conditions})
 
-    # ------------------------------------------------------------------------------ deletion
-    def finalize(self, namespace: str, name: str) -> bool:
-        """Handle the deletion of a Canary; True once it may go (its finalizer can be removed).
 
-        Without revertOnDeletion the primary keeps serving: all traffic is routed to it and the
-        target stays parked.  With it, the target is scaled up and, once ready (within
-        progressDeadlineSeconds), the apex Service and the route are handed back to it and the
-        primary is removed; a target that never becomes ready leaves the primary serving instead.
-        Either way the application never loses its serving Pods.
-        """
-        if not self.leading():
-            return False  # only the leader hands traffic back; a standby waits
-        body = self.kube.get_canary(namespace, name)
-        if body is None:
-            return True
-        now = self.clock()
-        try:
-            canary = Canary.model_validate(body)
-            router = router_for(canary.spec.provider or self.settings.default_provider, self.kube)
-        except (ValidationError, UnknownProvider):
-            return True  # never worked: nothing to hand back
-        spec = canary.spec
-        view = self.workloads.observe(spec, namespace)
-        if view.target is None or view.invalid is not None or view.primary is None:
-            return True
-        label, value = selector_label(view.target)
-        ctx = RouteContext(spec, namespace, name, label, value)
-        target = spec.target_ref.name
-
-        def primary_keeps_serving(message: str, kind: EventType = EventType.NORMAL) -> bool:
-            with contextlib.suppress(InvalidSpec):
-                router.set_routes(ctx, Routes(100, 0))
-            self.workloads.scale_target(spec, namespace, 0)
-            self.events.record(body, RecordEvent(kind, Reason.TERMINATED, message), now)
-            return True
-
-        if not spec.revert_on_deletion:
-            return primary_keeps_serving(
-                f"Canary deleted: {target}-primary keeps serving all traffic; {target} stays scaled to zero "
-                "(set spec.revertOnDeletion to hand traffic back to it instead)"
-            )
-        status = canary.status
-        if status.phase is not Phase.TERMINATING:
-            self.workloads.scale_target(spec, namespace, view.primary_replicas)
-            self.events.record(
-                body,
-                normal(
-                    Reason.TERMINATING,
-                    f"Canary deleted: scaling {target} up to take traffic back (revertOnDeletion)",
-                ),
-                now,
-            )
-            self.kube.patch_canary_status(
-                namespace, name, {"phase": Phase.TERMINATING.value, "lastTransitionTime": timestamp(now)}
-            )
-            return False
-        if not view.target_readiness.ready:
-            started = parse_timestamp(status.last_transition_time) if status.last_transition_time else now
-            if (now - started).total_seconds() < spec.progress_deadline:
-                return False
-            return primary_keeps_serving(
-                f"Canary deleted, but {target} did not become ready within {spec.progress_deadline}s "
-                f"({view.target_readiness.message}): {target}-primary keeps serving and stays in place",
-                kind=EventType.WARNING,
-            )
-        self.workloads.point_apex_at_target(spec, namespace, view)
-        with contextlib.suppress(InvalidSpec):
-            router.finalize(ctx)
-        self.workloads.remove_generated(spec, namespace, view)
-        self.events.record(
-            body,
-            normal(
-                Reason.TERMINATED,
-                f"Canary deleted: traffic handed back to {target}; {target}-primary removed",
-            ),
-            now,
-        )
-        return True
+def _rolled_back(before: CanaryStatus, result: Decided) -> bool:
+    """This tick decided a rollback: the run failed and all traffic went back to the primary."""
+    return (
+        result.status.phase is Phase.FAILED
+        and before.phase is not Phase.FAILED
+        and any(isinstance(a, SetWeights) and a.primary == 100 for a in result.actions)
+    )

@@ -1,8 +1,9 @@
 """The metrics adapter against a real Prometheus scraping stand-in workloads on 127.0.0.1: builtin
 queries give the values the workloads were configured with (application metrics and Istio's), the
-three failure outcomes are told apart, MetricTemplates render Flagger's variables and run on their own
-provider with credentials from a Secret (through an authenticating proxy), and a bad template or a
-missing Secret is reported by name without leaking the credentials."""
+failure outcomes are told apart (a provider that does not answer holds the check: blind, not
+failing), MetricTemplates render Flagger's variables and run on their own provider with credentials
+from a Secret (through an authenticating proxy), and a bad template or a missing Secret is reported
+by name without leaking the credentials."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from canary.adapters.metrics.prometheus import (
     MultipleSeries,
     NoValues,
     PrometheusProvider,
+    ProviderUnavailable,
     QueryFailed,
 )
 from canary.adapters.metrics.templates import TemplateModel, render
@@ -97,15 +99,51 @@ def test_no_values_query_failed_and_several_series_are_told_apart(
     with pytest.raises(MultipleSeries, match="2 series"):
         provider.instant(f"sum by (status) (rate(http_request_duration_seconds_count{{{selector}}}[1m]))")
     down = PrometheusProvider(Endpoint(f"http://user:pw@127.0.0.1:{free_port()}"), timeout=2)
-    with pytest.raises(QueryFailed, match="unreachable") as caught:
+    with pytest.raises(ProviderUnavailable, match="unreachable") as caught:
         down.instant("vector(1)")
+    assert isinstance(caught.value, QueryFailed)
     assert "pw" not in str(caught.value)
+    failing = Failing(503)
+    with pytest.raises(ProviderUnavailable, match="is failing"):
+        PrometheusProvider(Endpoint(failing.url), timeout=2).instant("vector(1)")
+    failing.server.shutdown()
+    failing.server.server_close()
     end = datetime.now(UTC)
     assert provider.range("vector(1)", end - timedelta(seconds=20), end, 2) == [1.0] * 11
     counted = provider.range(
         f"sum(http_request_duration_seconds_count{{{selector}}})", end - timedelta(seconds=3), end, 1
     )
     assert counted[-1] == 200  # every request the fixture sent
+
+
+class Failing:
+    """An HTTP server that answers every request with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", "7")
+                self.end_headers()
+                self.wfile.write(b"failing")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_check_against_a_provider_that_does_not_answer_is_held_not_failed(cluster: Cluster) -> None:
+    spec = canary_spec([{"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"}])
+    outcome = MetricAnalysis(KubeClient(cluster.api), f"http://127.0.0.1:{free_port()}").run(
+        AnalysisContext(spec, "shop", "api", Provider.GATEWAYAPI, datetime.now(UTC), interval=10)
+    )
+    assert (outcome.passed, outcome.held) == (False, True)
+    assert outcome.cause is Cause.UNAVAILABLE
+    assert "unreachable" in outcome.describe()
+    assert [e.result for e in outcome.evidence] == ["held"]
 
 
 class AuthProxy:

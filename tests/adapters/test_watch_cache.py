@@ -13,6 +13,7 @@ from kubernetes import client
 
 from canary.adapters.kube.cache import CONFIGMAPS, DEPLOYMENTS, Caches, Resource, WatchCache
 from canary.adapters.kube.client import KubeClient
+from canary.core.errors import MissingKind
 from tests.conftest import Cluster
 
 
@@ -91,14 +92,18 @@ def test_a_relist_keeps_writes_newer_than_the_list(cluster: Cluster, namespace: 
     assert cache.synced.is_set()
 
 
-def test_a_kind_that_cannot_be_watched_is_read_with_gets(
+def test_a_kind_that_cannot_be_watched_is_read_with_gets_which_name_the_missing_kind(
     cluster: Cluster, namespace: str, caches: Caches
 ) -> None:
     missing = Resource("example.invalid", "v1", "widgets")  # no such CRD
     assert caches.lookup(missing, namespace) is None  # starts a cache, which cannot sync
     eventually(lambda: any(c.unavailable for (r, _), c in caches._caches.items() if r == missing))
     kube = KubeClient(cluster.api, caches)
-    assert kube.get_custom("example.invalid", "v1", "widgets", namespace, "w") is None  # a GET: 404
+    with pytest.raises(MissingKind) as raised:  # a GET: 404 naming no object
+        kube.get_custom("example.invalid", "v1", "widgets", namespace, "w")
+    assert (raised.value.kind, raised.value.verb) == ("widgets.example.invalid/v1", "get")
+    # A kind that is served but an object that is not: None, as before.
+    assert kube.get_custom("", "v1", "configmaps", namespace, "no-such-configmap") is None
 
 
 def test_deployments_are_cached_and_scaling_is_seen_at_once(

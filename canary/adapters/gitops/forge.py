@@ -194,6 +194,7 @@ def forge_for(
     *,
     project: str | None = None,
     transport: httpx.BaseTransport | None = None,
+    timeout: float = 15.0,
 ) -> Forge:
     """A client for ``kind`` (github or gitlab); the project defaults to the repository URL's path."""
     if kind not in DEFAULT_API:
@@ -204,5 +205,5 @@ def forge_for(
     except ValueError as e:
         raise ForgeError(str(e)) from None
     if kind == "github":
-        return GitHubForge(api, name, token, transport=transport)
-    return GitLabForge(api, name, token, transport=transport)
+        return GitHubForge(api, name, token, transport=transport, timeout=timeout)
+    return GitLabForge(api, name, token, transport=transport, timeout=timeout)

@@ -16,7 +16,14 @@ Exactly once: ``find`` looks for a commit whose trailers match (for example ``Ca
 and its status update finds its own commit instead of pushing a second.
 
 A rejected push (someone else pushed first) is fetched, rebased onto the new tip and pushed again,
-a few times; a rebase that conflicts is given up (the working copy is reset), never forced.
+a few times; a rebase that conflicts is given up (the working copy is reset), never forced.  If the
+new tip already holds a commit with the same trailers (another replica made the same write in the
+meantime), ours is dropped and that one is returned (``AlreadyWritten``): still exactly once.
+
+Deadlines: every git command runs in its own process group and is killed, with its helpers (a
+``git-remote-http`` waiting on a remote that accepted the connection and never answers), after
+``command_timeout`` seconds, or sooner when the caller's ``deadline`` (monotonic time, for a whole
+write) comes first; either is a ``GitTimeout``.
 """
 
 from __future__ import annotations
@@ -25,9 +32,11 @@ import base64
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +57,18 @@ class RevertConflict(GitError):
 
 class PushRejected(GitError):
     """Still rejected after the retries (the branch keeps moving, or a rebase conflicted)."""
+
+
+class GitTimeout(GitError):
+    """A git command did not finish within its timeout or the write's deadline (and was killed)."""
+
+
+class AlreadyWritten(GitError):
+    """The branch already holds a commit with the trailers of the one being pushed."""
+
+    def __init__(self, commit: str) -> None:
+        super().__init__(f"commit {commit[:12]} with the same trailers is already on the branch")
+        self.commit = commit
 
 
 @dataclass(frozen=True)
@@ -82,10 +103,15 @@ class Repository:
         branch: str = "main",
         credentials: Credentials | None = None,
         author: Author | None = None,
+        command_timeout: float = 30.0,
+        deadline: float | None = None,
     ) -> None:
         self.url, self.workdir, self.branch = url, workdir, branch
         self.credentials = credentials or Credentials()
         self.author = author or Author()
+        self.command_timeout = command_timeout
+        #: monotonic time by which the whole write must be done (None: only per command)
+        self.deadline = deadline
         self._secrets_dir: Path | None = None
 
     # ------------------------------------------------------------------------------ running git
@@ -137,17 +163,33 @@ class Repository:
         self, *args: str, check: bool = True, cwd: Path | None = None, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run git in the working copy (``input`` on its stdin, else none); GitError when it fails and
-        ``check``, with the credentials scrubbed from what it said."""
-        done = subprocess.run(  # noqa: S603 - git with arguments, no shell
+        ``check``, with the credentials scrubbed from what it said; GitTimeout when it runs out of
+        time (it is killed with every process it started)."""
+        timeout = self.command_timeout
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise GitTimeout(f"git {args[0]} not started: the write ran out of time")
+            timeout = min(timeout, left)
+        proc = subprocess.Popen(  # noqa: S603 - git with arguments, no shell
             ["git", *args],  # noqa: S607 - git from the PATH, as the Dockerfile installs it
             cwd=cwd or self.workdir,
             env=self._env(),
-            capture_output=True,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: a timeout kills git's helpers too
         )
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise GitTimeout(
+                f"git {args[0]} did not finish within {timeout:.3g}s (the remote did not answer in time)"
+            ) from None
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         if check and done.returncode != 0:
             detail = self._scrub((done.stderr or done.stdout).strip())
             raise GitError(f"git {args[0]} failed: {detail[-600:]}")
@@ -200,9 +242,10 @@ class Repository:
         out = self.git("log", "-1", "--format=%(trailers:unfold,only)", commit).stdout
         return {m.group(1): m.group(2) for line in out.splitlines() if (m := _TRAILER.match(line.strip()))}
 
-    def find(self, trailers: Mapping[str, str], depth: int = 500) -> str | None:
-        """The newest of the last ``depth`` commits whose trailers include all of ``trailers``."""
-        out = self.git("log", f"-n{depth}", "--format=%H%x00%(trailers:unfold,only)%x1e").stdout
+    def find(self, trailers: Mapping[str, str], depth: int = 500, rev: str = "HEAD") -> str | None:
+        """The newest of the last ``depth`` commits of ``rev`` whose trailers include all of
+        ``trailers``."""
+        out = self.git("log", f"-n{depth}", "--format=%H%x00%(trailers:unfold,only)%x1e", rev).stdout
         for record in out.split("\x1e"):
             sha, _, text = record.strip().partition("\x00")
             if not sha:
@@ -272,8 +315,9 @@ class Repository:
         self.git("commit", "--quiet", "--no-verify", "-F", "-", input=message)
         return self.head()
 
-    def push(self, attempts: int = 5) -> str:
-        """Push HEAD to the branch; on a rejection fetch, rebase onto the new tip and try again."""
+    def push(self, attempts: int = 5, trailers: Mapping[str, str] | None = None) -> str:
+        """Push HEAD to the branch; on a rejection fetch, rebase onto the new tip and try again.  With
+        ``trailers``: if the new tip holds a commit with them, raise AlreadyWritten instead."""
         for _ in range(attempts):
             done = self.git("push", "--quiet", "origin", f"HEAD:refs/heads/{self.branch}", check=False)
             if done.returncode == 0:
@@ -282,6 +326,10 @@ class Repository:
             if "rejected" not in text and "fetch first" not in text and "non-fast-forward" not in text:
                 raise GitError(f"git push failed: {self._scrub(text.strip())[-600:]}")
             self.git("fetch", "--quiet", "--no-tags", "origin", self.branch)
+            found = self.find(trailers, rev=f"origin/{self.branch}") if trailers else None
+            if found is not None:
+                self.git("reset", "--quiet", "--hard", f"origin/{self.branch}")
+                raise AlreadyWritten(found)
             rebased = self.git("rebase", "--quiet", f"origin/{self.branch}", check=False)
             if rebased.returncode != 0:
                 self.git("rebase", "--abort", check=False)

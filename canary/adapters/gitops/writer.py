@@ -1,10 +1,12 @@
 """The Git write-back: a rolled-back revision reverted in Git, a promoted one carried to the next
 environment, each exactly once, as a commit on the branch or as a pull request.
 
-Who calls this: the operator, when the decision core asks for ``CheckKind.GIT_WRITE`` with the
-``GitWrite`` it owes (``status.gitops.pending``).  What it returns: a ``GitOutcome``, either a record
-of what was done (committed, a pull request, nothing to do, or needs a person) or an error, which the
-core keeps and retries on the next interval.
+Who calls this: the operator's Git lane (``canary.operator.outbox``), for the ``WriteGit`` actions of
+the decision core, with the ``GitWrite`` it owes (``status.gitops.pending``), after the tick's routing
+and status patch.  What it returns: a ``GitOutcome``, either a record of what was done (committed, a
+pull request, nothing to do, or needs a person) or an error, which the core keeps and retries on the
+next interval.  A whole write has a deadline (``write_deadline``), and so has each git command and
+each request to the forge: a remote that hangs makes the write fail in time, and be retried.
 
 How each write goes:
 
@@ -36,6 +38,7 @@ import functools
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +47,7 @@ from typing import Any
 from canary.adapters.gitops import manifests
 from canary.adapters.gitops.forge import Forge, ForgeError, forge_for
 from canary.adapters.gitops.repository import (
+    AlreadyWritten,
     Author,
     Credentials,
     GitError,
@@ -69,15 +73,17 @@ log = logging.getLogger(__name__)
 
 #: (namespace, name) -> the Secret object, or None when there is none
 ReadSecret = Callable[[str, str], Mapping[str, Any] | None]
-#: (forge settings, repository URL, token) -> a forge client
-ForgeFactory = Callable[[ForgeSpec, str, str], Forge]
+#: (forge settings, repository URL, token, timeout in seconds) -> a forge client
+ForgeFactory = Callable[[ForgeSpec, str, str, float], Forge]
 
 SECRET_KEYS = ("username", "password", "bearerToken", "identity", "known_hosts")
 VERDICT = {GitWriteKind.REVERT: "rolled-back", GitWriteKind.PROMOTE: "promoted"}
 
 
-def default_forge(spec: ForgeSpec, repository_url: str, token: str) -> Forge:
-    return forge_for(spec.provider, spec.api_url, repository_url, token, project=spec.project)
+def default_forge(spec: ForgeSpec, repository_url: str, token: str, timeout: float) -> Forge:
+    return forge_for(
+        spec.provider, spec.api_url, repository_url, token, project=spec.project, timeout=timeout
+    )
 
 
 def _exclude(text: str, *, repository: str, tag: str) -> manifests.Edit:
@@ -98,6 +104,11 @@ class _Job:
     name: str
     spec: GitOpsSpec
     write: GitWrite
+    #: monotonic time by which the whole write must be done
+    deadline: float
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
 
     @property
     def trailers(self) -> dict[str, str]:
@@ -119,17 +130,24 @@ class GitOpsWriter:
         read_secret: ReadSecret,
         *,
         forge_factory: ForgeFactory = default_forge,
+        command_timeout: float = 30.0,
+        write_deadline: float = 120.0,
+        forge_timeout: float = 15.0,
     ) -> None:
         self.workdir = workdir
         self.read_secret = read_secret
         self.forge_factory = forge_factory
+        self.command_timeout = command_timeout
+        self.write_deadline = write_deadline
+        self.forge_timeout = forge_timeout
         self._locks: dict[Path, threading.Lock] = {}
         self._guard = threading.Lock()
 
     # ------------------------------------------------------------------------------ entry point
     def write(self, namespace: str, name: str, spec: GitOpsSpec, write: GitWrite) -> GitOutcome:
-        """Make ``write`` (or find it made); never raises for a failure of the remote or the forge."""
-        job = _Job(namespace, name, spec, write)
+        """Make ``write`` (or find it made) within ``write_deadline``; never raises for a failure of the
+        remote or the forge."""
+        job = _Job(namespace, name, spec, write, time.monotonic() + self.write_deadline)
         try:
             record = self._revert(job) if write.kind is GitWriteKind.REVERT else self._promote(job)
         except NeedsAttention as e:
@@ -159,8 +177,8 @@ class GitOpsWriter:
         )
         return creds, v.get("bearerToken") or v.get("password")
 
-    def _open(self, namespace: str, repository: GitRepositorySpec) -> tuple[Repository, str | None]:
-        creds, token = self._credentials(namespace, repository)
+    def _open(self, job: _Job, repository: GitRepositorySpec) -> tuple[Repository, str | None]:
+        creds, token = self._credentials(job.namespace, repository)
         key = hashlib.sha256(f"{repository.url}\0{repository.branch}".encode()).hexdigest()[:16]
         author = Author(repository.author.name, repository.author.email) if repository.author else Author()
         repo = Repository(
@@ -169,31 +187,39 @@ class GitOpsWriter:
             branch=repository.branch,
             credentials=creds,
             author=author,
+            command_timeout=self.command_timeout,
+            deadline=job.deadline,
         )
         return repo, token
 
     @contextlib.contextmanager
-    def _checkout(
-        self, namespace: str, repository: GitRepositorySpec
-    ) -> Iterator[tuple[Repository, str | None]]:
+    def _checkout(self, job: _Job, repository: GitRepositorySpec) -> Iterator[tuple[Repository, str | None]]:
         """The repository's working copy, synced with the remote, held alone (one lock per copy), and
-        the forge token; its credentials are removed afterwards."""
-        repo, token = self._open(namespace, repository)
+        the forge token; its credentials are removed afterwards.  Waiting for the copy counts against
+        the write's deadline."""
+        repo, token = self._open(job, repository)
         with self._guard:
             lock = self._locks.setdefault(repo.workdir, threading.Lock())
-        with lock:
+        if not lock.acquire(timeout=max(job.left(), 0.0)):
+            raise GitError("the working copy stayed busy with another write until this write's deadline")
+        try:
             try:
                 repo.sync()
                 yield repo, token
             finally:
                 repo.close()
+        finally:
+            lock.release()
 
     def _forge(self, job: _Job, repository: GitRepositorySpec, token: str | None) -> Forge:
         if job.spec.forge is None:
             raise NeedsAttention("no spec.gitops.forge to open a pull request with")
         if not token:
             raise GitError("spec.gitops.forge: the Secret has no bearerToken or password for the forge's API")
-        return self.forge_factory(job.spec.forge, repository.url, token)
+        left = job.left()
+        if left <= 0:
+            raise GitError("the pull request was not opened: the write ran out of time")
+        return self.forge_factory(job.spec.forge, repository.url, token, min(self.forge_timeout, left))
 
     def _propose(
         self,
@@ -240,9 +266,19 @@ class GitOpsWriter:
             f"{repo.subject(commit)}",
         )
 
+    def _found_after_race(self, job: _Job, commit: str, repo: Repository) -> GitWriteRecord:
+        """Another writer (a replica that led before) pushed this very verdict while we made ours."""
+        return GitWriteRecord(
+            kind=job.write.kind,
+            revision=job.write.revision,
+            result="committed",
+            commit=commit,
+            message=f"Found commit {commit[:12]} pushed meanwhile for this verdict: {repo.subject(commit)}",
+        )
+
     # ------------------------------------------------------------------------------ revert
     def _revert(self, job: _Job) -> GitWriteRecord:
-        with self._checkout(job.namespace, job.spec.repository) as (repo, token):
+        with self._checkout(job, job.spec.repository) as (repo, token):
             found = self._found(job, repo, job.spec.repository.branch)
             return found if found is not None else self._revert_in(job, repo, token)
 
@@ -300,7 +336,9 @@ class GitOpsWriter:
             repo.revert(commits, message, also=quarantine, only=spec.path)
             if spec.on_rollback is OnRollback.PULL_REQUEST:
                 return self._propose(job, repo, spec.repository, token, title=subject, body=message())
-            commit = repo.push()
+            commit = repo.push(trailers=job.trailers)
+        except AlreadyWritten as e:
+            return self._found_after_race(job, e.commit, repo)
         except (RevertConflict, PushRejected) as e:
             return self._conflicted(job, repo, token, commits, until=until, why=str(e))
         return GitWriteRecord(
@@ -348,7 +386,7 @@ class GitOpsWriter:
         if promotion is None:
             raise NeedsAttention("spec.gitops.promote was removed before the promotion was written")
         repository = promotion.repository or spec.repository
-        with self._checkout(job.namespace, repository) as (repo, token):
+        with self._checkout(job, repository) as (repo, token):
             found = self._found(job, repo, repository.branch)
             if found is not None:
                 return found
@@ -375,7 +413,9 @@ class GitOpsWriter:
             if promotion.mode is WriteMode.PULL_REQUEST:
                 return self._propose(job, repo, repository, token, title=subject, body=message)
             try:
-                commit = repo.push()
+                commit = repo.push(trailers=job.trailers)
+            except AlreadyWritten as e:
+                return self._found_after_race(job, e.commit, repo)
             except PushRejected as e:
                 raise NeedsAttention(f"The promotion commit no longer applies: {e}") from e
             return GitWriteRecord(

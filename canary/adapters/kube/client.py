@@ -6,6 +6,12 @@ server stores, camelCase and all, and the pure builders in this package work on 
 Writes are merge patches or creates; a create that races with another writer (409) is retried as a
 read.  The ``ApiClient`` is injected: tests pass one for the local control plane.
 
+Errors leave this module in the domain's words (``canary.core.errors``): a 404 that names no object
+means the API server does not serve the kind at all (``MissingKind``: its CRD is not installed), and an
+RBAC denial is ``Forbidden``; both name the kind and the verb, for the tick to report on the Canary.
+Every request has a client-side deadline (``TimedApiClient``): a stuck API server fails a tick, it
+never holds a worker.
+
 With ``caches`` (see ``canary.adapters.kube.cache``), reads of Deployments, Services, configs and
 routing objects and Canaries come from watch caches and every write's response is stored in them
 (read-your-writes).  A tick decides from a Canary's status, so a status patch carries the
@@ -15,8 +21,9 @@ keeps there being none) makes it fail with ``Conflict`` instead of overwriting.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -32,7 +39,7 @@ from canary.adapters.kube.cache import (
     Resource,
     api_request,
 )
-from canary.core.errors import Conflict
+from canary.core.errors import Conflict, Forbidden, MissingKind
 from canary.models.canary import GROUP, VERSION
 
 T = TypeVar("T")
@@ -41,14 +48,71 @@ _KINDS = {"deployment": DEPLOYMENTS, "service": SERVICES, "configmap": CONFIGMAP
 EVENTS = Resource("", "v1", "events")
 
 
+#: seconds a request to the API server may take, unless a caller says otherwise
+DEFAULT_REQUEST_TIMEOUT = 10.0
+_VERBS = {"GET": "get", "POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}
+
+
+class TimedApiClient(k8s.ApiClient):
+    """An ApiClient whose every request has a deadline (the kubernetes client's default is none: a
+    request to an API server that accepts the connection and never answers would wait forever)."""
+
+    def __init__(self, configuration: Any, *, timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
+        super().__init__(configuration)
+        self.request_timeout = timeout
+
+    def call_api(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("_request_timeout") is None:
+            kwargs["_request_timeout"] = self.request_timeout
+        return super().call_api(*args, **kwargs)
+
+
+def kind_name(resource: Resource) -> str:
+    """``httproutes.gateway.networking.k8s.io/v1``, ``deployments.apps/v1``, ``services/v1``."""
+    group = f".{resource.group}" if resource.group else ""
+    return f"{resource.plural}{group}/{resource.version}"
+
+
+def _names_an_object(e: k8s.ApiException) -> bool:
+    """A 404 about an object names it (``details.name``); one about a kind the server does not serve
+    does not ("the server could not find the requested resource", or a plain-text page)."""
+    try:
+        body = json.loads(e.body or "")
+    except (TypeError, ValueError):
+        return False
+    return isinstance(body, dict) and bool((body.get("details") or {}).get("name"))
+
+
+def _rbac_denial(e: k8s.ApiException) -> bool:
+    """An authorization failure ("User ... cannot patch resource ..."), not another 403 (a namespace
+    being terminated answers 403 too)."""
+    return e.status == 403 and " cannot " in str(e.body or "")
+
+
+@contextlib.contextmanager
+def domain_errors(resource: Resource, method: str, namespace: str | None) -> Iterator[None]:
+    """Raise MissingKind or Forbidden, naming the kind and the verb, for what the API answered."""
+    try:
+        yield
+    except k8s.ApiException as e:
+        verb = _VERBS.get(method, method.lower())
+        if e.status == 404 and not _names_an_object(e):
+            raise MissingKind(kind_name(resource), verb) from None
+        if _rbac_denial(e):
+            raise Forbidden(kind_name(resource), verb, namespace) from None
+        raise
+
+
 def _json(resp: Any) -> JSON:
     data: JSON = json.loads(resp.data)
     return data
 
 
-def _read(call: Callable[..., Any], *args: Any) -> JSON | None:
+def _read(resource: Resource, namespace: str, call: Callable[..., Any], *args: Any) -> JSON | None:
+    """The object, or None when it does not exist (its kind does: else MissingKind)."""
     try:
-        resp = call(*args, _preload_content=False)
+        with domain_errors(resource, "GET", namespace):
+            resp = call(*args, _preload_content=False)
     except k8s.ApiException as e:
         if e.status == 404:
             return None
@@ -88,15 +152,22 @@ class KubeClient:
     # ------------------------------------------------------------------------------ deployments
     def get_deployment(self, namespace: str, name: str) -> JSON | None:
         hit, obj = self._cached(DEPLOYMENTS, namespace, name)
-        return obj if hit else _read(self.apps.read_namespaced_deployment, name, namespace)
+        return (
+            obj
+            if hit
+            else _read(DEPLOYMENTS, namespace, self.apps.read_namespaced_deployment, name, namespace)
+        )
 
     def create_deployment(self, body: JSON) -> None:
         ns = body["metadata"]["namespace"]
-        self._remember(DEPLOYMENTS, self.apps.create_namespaced_deployment(ns, body, _preload_content=False))
+        with domain_errors(DEPLOYMENTS, "POST", ns):
+            resp = self.apps.create_namespaced_deployment(ns, body, _preload_content=False)
+        self._remember(DEPLOYMENTS, resp)
 
     def patch_deployment(self, namespace: str, name: str, patch: JSON | list[JSON]) -> None:
         """A merge patch (a dict) or a JSON patch (a list of operations)."""
-        resp = self.apps.patch_namespaced_deployment(name, namespace, patch, _preload_content=False)
+        with domain_errors(DEPLOYMENTS, "PATCH", namespace):
+            resp = self.apps.patch_namespaced_deployment(name, namespace, patch, _preload_content=False)
         self._remember(DEPLOYMENTS, resp)
 
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
@@ -109,8 +180,8 @@ class KubeClient:
         if hit:
             return obj
         if kind == "configmap":
-            return _read(self.core.read_namespaced_config_map, name, namespace)
-        return _read(self.core.read_namespaced_secret, name, namespace)
+            return _read(CONFIGMAPS, namespace, self.core.read_namespaced_config_map, name, namespace)
+        return _read(SECRETS, namespace, self.core.read_namespaced_secret, name, namespace)
 
     def apply_config(self, kind: str, body: JSON) -> None:
         """Create or replace a ConfigMap/Secret copy (replace: its data must match the source)."""
@@ -123,43 +194,56 @@ class KubeClient:
         resource = _KINDS[kind]
         existing = self.get_config(kind, ns, name)
         if existing is None:
-            self._remember(resource, create(ns, body, _preload_content=False))
+            with domain_errors(resource, "POST", ns):
+                resp = create(ns, body, _preload_content=False)
         else:
             body = {
                 **body,
                 "metadata": {**body["metadata"], "resourceVersion": existing["metadata"]["resourceVersion"]},
             }
-            self._remember(resource, replace(name, ns, body, _preload_content=False))
+            with domain_errors(resource, "PUT", ns):
+                resp = replace(name, ns, body, _preload_content=False)
+        self._remember(resource, resp)
 
     # ------------------------------------------------------------------------------ services
     def get_service(self, namespace: str, name: str) -> JSON | None:
         hit, obj = self._cached(SERVICES, namespace, name)
-        return obj if hit else _read(self.core.read_namespaced_service, name, namespace)
+        return obj if hit else _read(SERVICES, namespace, self.core.read_namespaced_service, name, namespace)
 
     def create_service(self, body: JSON) -> None:
         ns = body["metadata"]["namespace"]
-        self._remember(SERVICES, self.core.create_namespaced_service(ns, body, _preload_content=False))
+        with domain_errors(SERVICES, "POST", ns):
+            resp = self.core.create_namespaced_service(ns, body, _preload_content=False)
+        self._remember(SERVICES, resp)
 
     def patch_service(self, namespace: str, name: str, patch: JSON | list[JSON]) -> None:
         """A merge patch (a dict) or a JSON patch (a list of operations)."""
-        resp = self.core.patch_namespaced_service(name, namespace, patch, _preload_content=False)
+        with domain_errors(SERVICES, "PATCH", namespace):
+            resp = self.core.patch_namespaced_service(name, namespace, patch, _preload_content=False)
         self._remember(SERVICES, resp)
 
     # ------------------------------------------------------------------------------ custom objects
     def get_custom(self, group: str, version: str, plural: str, namespace: str, name: str) -> JSON | None:
         """Any namespaced object by group, version and plural (the core group is "")."""
-        hit, obj = self._cached(Resource(group, version, plural), namespace, name)
+        resource = Resource(group, version, plural)
+        hit, obj = self._cached(resource, namespace, name)
         if hit:
             return obj
-        return _read(self._call, Resource(group, version, plural).path(namespace) + f"/{name}")
+        return _read(resource, namespace, self._get, resource.path(namespace) + f"/{name}")
 
-    def _call(self, path: str, method: str = "GET", body: Any = None, **_: Any) -> Any:
-        return api_request(self.api, method, path, body=body)
+    def _get(self, path: str, **_: Any) -> Any:
+        return api_request(self.api, "GET", path)
+
+    def _call(
+        self, resource: Resource, namespace: str, method: str, name: str | None = None, body: Any = None
+    ) -> Any:
+        path = resource.path(namespace) + (f"/{name}" if name else "")
+        with domain_errors(resource, method, namespace):
+            return api_request(self.api, method, path, body=body)
 
     def create_custom(self, group: str, version: str, plural: str, body: JSON) -> None:
         resource = Resource(group, version, plural)
-        path = resource.path(body["metadata"]["namespace"])
-        self._remember(resource, self._call(path, "POST", body))
+        self._remember(resource, self._call(resource, body["metadata"]["namespace"], "POST", body=body))
 
     def ensure_spec(self, group: str, version: str, plural: str, wanted: JSON) -> None:
         """Create ``wanted``, or patch the existing object's spec when it differs (no request otherwise)."""
@@ -181,14 +265,16 @@ class KubeClient:
         self, group: str, version: str, plural: str, *, namespace: str, name: str, patch: JSON
     ) -> None:
         resource = Resource(group, version, plural)
-        path = resource.path(namespace) + f"/{name}"
-        self._remember(resource, self._call(path, "PATCH", patch))
+        self._remember(resource, self._call(resource, namespace, "PATCH", name, patch))
 
     def delete_custom(self, group: str, version: str, plural: str, namespace: str, name: str) -> None:
-        """Delete if present (a 404 is success: someone got there first)."""
+        """Delete if present (a 404 is success: someone got there first, or the kind is not served,
+        so there is no such object)."""
         resource = Resource(group, version, plural)
         try:
-            self._call(resource.path(namespace) + f"/{name}", "DELETE")
+            self._call(resource, namespace, "DELETE", name)
+        except MissingKind:
+            pass
         except k8s.ApiException as e:
             if e.status != 404:
                 raise
@@ -209,12 +295,11 @@ class KubeClient:
         """Merge ``status``; with ``resource_version``, only if the Canary is still at that version."""
         # By path, as the events below: the generated typed API validates every call's arguments with
         # pydantic, which cost a quarter of a tick's CPU when profiled (docs/performance.md).
-        path = CANARIES.path(namespace) + f"/{name}/status"
         body: JSON = {"status": status}
         if resource_version is not None:
             body["metadata"] = {"resourceVersion": resource_version}
         try:
-            self._remember(CANARIES, self._call(path, "PATCH", body))
+            self._remember(CANARIES, self._call(CANARIES, namespace, "PATCH", f"{name}/status", body))
         except k8s.ApiException as e:
             if e.status == 409:
                 raise Conflict(f"Canary {namespace}/{name} changed since it was read") from e
@@ -222,14 +307,14 @@ class KubeClient:
 
     # ------------------------------------------------------------------------------ events
     def create_event(self, namespace: str, body: JSON) -> str:
-        created = _json(self._call(EVENTS.path(namespace), "POST", body))
+        created = _json(self._call(EVENTS, namespace, "POST", body=body))
         return str(created["metadata"]["name"])
 
     def bump_event(self, namespace: str, name: str, count: int, now: datetime) -> bool:
         """Count one more occurrence of an event; False when it expired (then create a new one)."""
         patch = {"count": count, "lastTimestamp": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         try:
-            self._call(EVENTS.path(namespace) + f"/{name}", "PATCH", patch)
+            self._call(EVENTS, namespace, "PATCH", name, patch)
         except k8s.ApiException as e:
             if e.status == 404:
                 return False

@@ -13,8 +13,9 @@ For each metric, in the order of the spec:
    that does not exist, is ``InvalidMetric`` (a failed check naming the cause).
 2. With ``thresholdRange`` (or the deprecated ``threshold``), or without ``compare``: an instant query
    of the canary's value, checked against the range.  No data is ``NoValues`` (held: no traffic yet),
-   a query that cannot run or gives several series is ``QueryFailed``, a value outside the range is
-   ``OutOfRange``.
+   a provider that does not answer (down, timed out, 5xx) is ``Unavailable`` (held: blind, not
+   failing; Flagger counts it as a failed check, Argo Rollouts as a measurement error), a query that
+   cannot run or gives several series is ``QueryFailed``, a value outside the range is ``OutOfRange``.
 3. With ``compare``: a range query of each side since the run started (at most ``judge.window``), one
    sample per ``judge.step``, each over its own step-long window (``{{ interval }}`` is the step, so
    samples do not overlap), and then, with every compared metric of the check together, the judge
@@ -40,6 +41,7 @@ from canary.adapters.metrics.prometheus import (
     NoValues,
     PrometheusProvider,
     Providers,
+    ProviderUnavailable,
     QueryFailed,
 )
 from canary.adapters.metrics.templates import TemplateError, TemplateModel, render
@@ -135,6 +137,10 @@ class MetricAnalysis:
                         counted[metric.name] = self._counts(ctx, prepared)
                     else:
                         compared[metric.name] = self._samples(ctx, prepared)
+                except ProviderUnavailable as e:
+                    failure, shown[metric.name] = _unavailable(metric, e)
+                    failures.append(failure)
+                    continue
                 except MetricsError as e:
                     message = f"query failed on {prepared.provider.where}: {e}"
                     failures.append(CheckFailure(metric.name, message, Cause.QUERY_FAILED))
@@ -233,6 +239,8 @@ class MetricAnalysis:
         except NoValues as e:
             message = f"no values ({e}): is the canary receiving traffic?"
             return CheckFailure(metric.name, message, Cause.NO_VALUES), evidence(metric.name, "held", message)
+        except ProviderUnavailable as e:
+            return _unavailable(metric, e)
         except QueryFailed as e:
             message = f"query failed on {prepared.provider.where}: {e}"
             return CheckFailure(metric.name, message, Cause.QUERY_FAILED), evidence(
@@ -271,6 +279,12 @@ class MetricAnalysis:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _unavailable(metric: CanaryMetric, e: ProviderUnavailable) -> tuple[CheckFailure, MetricStatus]:
+    """The provider did not answer: the check is blind, not failing (held, up to maxHeldChecks)."""
+    message = f"metrics provider unavailable ({e}): holding until it answers"
+    return CheckFailure(metric.name, message, Cause.UNAVAILABLE), evidence(metric.name, "held", message)
+
+
 def _start(ctx: AnalysisContext) -> datetime:
     """Where the judge's window begins: the run's start, or ``judge.window`` ago if that is later."""
     start = ctx.now - timedelta(seconds=ctx.spec.judge.window_seconds)

@@ -7,7 +7,9 @@ What it owns: turning Prometheus' answers into one number (an instant query) or 
 (a range query), and its failures into the three outcomes the analysis tells apart:
 
 * ``NoValues``: the query ran and selected nothing, or NaN (0/0: no requests).  No traffic yet.
-* ``QueryFailed``: it did not run: bad PromQL, an unreachable or failing server, a timeout.
+* ``QueryFailed``: it did not run: bad PromQL, refused credentials, an answer that is not a result;
+  ``ProviderUnavailable`` (a kind of it): the server did not answer in time, could not be reached, or
+  answered 5xx.  The analysis holds on the latter (it is blind, not failing) and fails on the former.
 * ``MultipleSeries``: it ran but gave several series where one number was needed (a query that
   forgot its ``sum``): a mistake in the query, reported as such rather than picking one.
 
@@ -44,6 +46,10 @@ class NoValues(MetricsError):
 
 class QueryFailed(MetricsError):
     """The query could not run."""
+
+
+class ProviderUnavailable(QueryFailed):
+    """The server did not answer: unreachable, timed out, or a 5xx."""
 
 
 class MultipleSeries(QueryFailed):
@@ -99,11 +105,15 @@ class PrometheusProvider:
         try:
             result = fn(*args, **kwargs)
         except PrometheusApiClientException as e:
+            if "HTTP Status Code 5" in str(e):
+                raise ProviderUnavailable(f"{self.where} is failing: {_short(str(e))}") from None
             raise QueryFailed(f"{self.where} refused the query: {_short(str(e))}") from None
+        except requests.exceptions.RetryError:
+            raise ProviderUnavailable(f"{self.where} is failing: it answered 5xx, retried") from None
         except requests.Timeout:
-            raise QueryFailed(f"{self.where} did not answer within {self.timeout:g}s") from None
+            raise ProviderUnavailable(f"{self.where} did not answer within {self.timeout:g}s") from None
         except requests.RequestException as e:
-            raise QueryFailed(f"{self.where} is unreachable: {type(e).__name__}") from None
+            raise ProviderUnavailable(f"{self.where} is unreachable: {type(e).__name__}") from None
         except ValueError as e:  # an answer that is not Prometheus JSON
             raise QueryFailed(f"{self.where} gave an answer that is not a Prometheus result: {e}") from None
         if not isinstance(result, list):

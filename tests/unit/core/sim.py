@@ -2,18 +2,36 @@
 
 The world holds what the real adapters would observe (target and primary revisions, readiness,
 router weights) and applies the actions the machine returns, so a test reads as a rollout story:
-the sequence of weights, events and phases.  Checks are answered by a function of the tick.
+the sequence of weights, events and phases.  Checks are answered by a function of the tick.  It
+decides through ``canary.core.driver.decide``, the loop the operator uses.
+
+Git writes go as they do in the operator: a ``WriteGit`` action is made on the Git lane after the
+tick (here: at once, by ``git``, unless ``git_hangs``), and its outcome is observed by the next tick,
+a woken one (the lane wakes the canary), which runs at once.  A hanging lane keeps the write in
+flight.  ``delete()`` marks the Canary deleted; ticks then drive its Terminating phases.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from canary.core.actions import PromoteToPrimary, RecordEvent, RunPostRolloutHooks, ScaleTarget, SetWeights
-from canary.core.machine import Decided, NeedChecks, step
+from canary.core.actions import (
+    Action,
+    HandBack,
+    PromoteToPrimary,
+    RecordEvent,
+    RunPostRolloutHooks,
+    ScaleTarget,
+    SetWeights,
+    TrafficAction,
+    WriteGit,
+)
+from canary.core.driver import decide
+from canary.core.machine import Decided
 from canary.core.observations import CheckKind, CheckOutcome, GitOutcome, Observations, Readiness, Routes
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider
 from canary.models.gitops import GitWrite, GitWriteRecord
@@ -43,7 +61,7 @@ def git_commits(write: GitWrite, world: World) -> GitOutcome:
             kind=write.kind,
             revision=write.revision,
             result="committed",
-            commit=f"c{len(world.git_writes)}",
+            commit=f"c{len(world.git_writes) - 1}",
             message=f"{write.kind.value} committed",
         )
     )
@@ -84,6 +102,16 @@ class World:
     git: GitWriter = git_commits
     #: every Git write the machine asked for, in order
     git_writes: list[GitWrite] = field(default_factory=list)
+    #: the Git lane never finishes a write (a remote that accepts connections and never answers)
+    git_hangs: bool = False
+    #: the outcome of the last write, for the next tick to observe; a write under way
+    git_outcome: GitOutcome | None = None
+    git_in_flight: bool = False
+    #: the Canary is being deleted; ``handed_back``: the apex points at the target again
+    deleting: bool = False
+    handed_back: bool = False
+    #: the actions of every tick, in order (a test of ordering reads them)
+    history: list[tuple[Action, ...]] = field(default_factory=list)
 
     def observe(self) -> Observations:
         primary = (
@@ -106,30 +134,36 @@ class World:
             git_revision=self.git_revision,
             images=dict(self.images),
             primary_images=dict(self.primary_images),
+            git=self.git_outcome,
+            git_in_flight=self.git_in_flight,
+            deleting=self.deleting,
         )
 
-    def tick(self) -> Decided:
-        """One tick: observe, decide (running the checks the machine asks for), act."""
-        if self.primary_revision is None:  # the operator's bootstrap creates the primary from the target
+    def run_checks(self, kinds: tuple[CheckKind, ...]) -> dict[CheckKind, CheckOutcome]:
+        self.asked.extend(kinds)
+        return {k: self.checks(k, self) for k in kinds}
+
+    def tick(self, *, due: bool = True) -> Decided:
+        """One tick: observe, decide (running the checks the machine asks for), act: traffic first,
+        then the rest, then the Git lane (whose outcome a woken tick records at once)."""
+        if self.primary_revision is None and not self.deleting:
+            # the operator's bootstrap creates the primary from the target
             self.primary_revision = self.target_revision
             self.primary_ready_at = self.tick_no + self.primary_rollout_ticks
-        obs = self.observe()
-        for _ in range(8):
-            result = step(self.spec, self.status, obs, self.now, provider=self.provider)
-            if isinstance(result, Decided):
-                break
-            assert isinstance(result, NeedChecks)
-            self.asked.extend(result.kinds)
-            if CheckKind.GIT_WRITE in result.kinds:
-                assert result.write is not None
-                outcome = self.git(result.write, self)
-                self.git_writes.append(result.write)
-                obs = obs.with_git(outcome)
-                continue
-            obs = obs.with_checks({k: self.checks(k, self) for k in result.kinds})
-        else:
-            raise AssertionError("the machine kept asking for checks")
-        for action in result.actions:
+        obs = dataclasses.replace(self.observe(), due=due)
+        pending = self.status.gitops.pending if self.status.gitops else None
+        if self.git_outcome is not None and not (pending and pending.same_write(self.git_writes[-1])):
+            obs = dataclasses.replace(
+                obs, git=None
+            )  # about a write no longer owed: dropped, as the operator does
+        self.git_outcome = None  # observed: recorded by this tick
+        result = decide(
+            self.spec, self.status, obs, self.now, provider=self.provider, run_checks=self.run_checks
+        )
+        self.history.append(result.actions)
+        traffic = [a for a in result.actions if isinstance(a, TrafficAction)]
+        rest = [a for a in result.actions if not isinstance(a, TrafficAction)]
+        for action in [*traffic, *rest]:
             if isinstance(action, SetWeights):
                 self.routes = Routes(action.primary, action.canary, action.mirrored)
                 self.weights.append((action.primary, action.canary))
@@ -143,10 +177,25 @@ class World:
                 self.events.append(action)
             elif isinstance(action, RunPostRolloutHooks):
                 self.post_rollout.append(action.phase)
+            elif isinstance(action, HandBack):
+                self.handed_back = True
+                self.primary_revision = None
+            elif isinstance(action, WriteGit):
+                assert not self.git_in_flight, "a second write while one is under way"
+                self.git_writes.append(action.write)
+                self.git_in_flight = True
         self.status = result.status
-        self.tick_no += 1
-        self.now += timedelta(seconds=self.spec.analysis_interval_seconds)
+        if due:
+            self.tick_no += 1
+            self.now += timedelta(seconds=self.spec.analysis_interval_seconds)
+        if self.git_in_flight and not self.git_hangs:
+            self.git_outcome = self.git(self.git_writes[-1], self)
+            self.git_in_flight = False
+            self.tick(due=False)  # the lane wakes the canary: its outcome is recorded at once
         return result
+
+    def delete(self) -> None:
+        self.deleting = True
 
     def run_until(self, *phases: Phase, limit: int = 60) -> list[Phase]:
         seen = []
@@ -162,6 +211,7 @@ class World:
         self.events.clear()
         self.weights.clear()
         self.asked.clear()
+        self.history.clear()
 
     def reasons(self) -> list[str]:
         return [e.reason.value for e in self.events]

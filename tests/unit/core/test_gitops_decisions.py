@@ -2,10 +2,12 @@
 
 A rollback of a run owes a revert of the commits after the last promoted one (with the failed check
 as the reason and only the images the failed revision changed); a promotion owes a commit of the
-promoted images to the next environment.  The write is attempted in the tick of the verdict, kept in
-``status.gitops.pending`` while it fails (retried once per interval, one Warning per distinct error),
-and recorded with an event and a GitOps condition once done.  The agent applying the revert brings
-the target back to the promoted spec: no new analysis, and later reverts start after that commit.
+promoted images to the next environment.  The write is asked for (``WriteGit``) in the tick of the
+verdict, after its traffic actions; it runs on the Git lane and its outcome is recorded by a later
+tick.  It is kept in ``status.gitops.pending`` while it fails (retried once per interval, one Warning
+per distinct error), never asked for twice while under way, and recorded with an event and a GitOps
+condition once done.  The agent applying the revert brings the target back to the promoted spec: no
+new analysis, and later reverts start after that commit.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from canary.core.actions import EventType
-from canary.core.machine import Decided, NeedChecks, step
+from canary.core.actions import EventType, ScaleTarget, SetWeights, TrafficAction, WriteGit
+from canary.core.machine import Decided, step
 from canary.core.observations import CheckKind, CheckOutcome, GitOutcome
 from canary.models.canary import Phase
 from canary.models.gitops import GitWrite, GitWriteKind, GitWriteRecord
@@ -153,11 +155,14 @@ def test_a_retry_waits_for_the_interval_not_for_a_watch_wakeup() -> None:
     release(w, "rev2", "bad1234", "example/web:1.1.0")
     w.run_until(Phase.FAILED)
     woken = dataclasses.replace(w.observe(), due=False)
-    assert isinstance(step(w.spec, w.status, woken, w.now, provider=w.provider), Decided)
+    quiet = step(w.spec, w.status, woken, w.now, provider=w.provider)
+    assert isinstance(quiet, Decided)
+    assert not any(isinstance(a, WriteGit) for a in quiet.actions)
     due = dataclasses.replace(woken, due=True)
-    assert step(w.spec, w.status, due, w.now, provider=w.provider) == NeedChecks(
-        (CheckKind.GIT_WRITE,), w.status.gitops.pending if w.status.gitops else None
-    )
+    retry = step(w.spec, w.status, due, w.now, provider=w.provider)
+    assert isinstance(retry, Decided)
+    assert w.status.gitops is not None
+    assert [a for a in retry.actions if isinstance(a, WriteGit)] == [WriteGit(w.status.gitops.pending)]
 
 
 def test_a_promotion_owes_the_promoted_images_to_the_next_environment() -> None:
@@ -218,7 +223,7 @@ def test_no_write_without_gitops_or_with_on_rollback_none() -> None:
         release(w, "rev2", "bad1234", "example/web:1.1.0")
         w.run_until(Phase.FAILED)
         assert w.git_writes == []
-        assert CheckKind.GIT_WRITE not in w.asked
+        assert not any(isinstance(a, WriteGit) for tick in w.history for a in tick)
 
 
 def test_a_promotion_that_fails_on_a_broken_primary_reverts_nothing() -> None:
@@ -241,3 +246,79 @@ def test_removing_gitops_drops_a_pending_write() -> None:
     assert w.status.gitops is not None
     assert w.status.gitops.pending is None
     assert conditions(w)["GitOps"][:2] == ("Unknown", "Disabled")
+
+
+def test_the_tick_that_decides_a_rollback_moves_traffic_before_it_asks_for_git() -> None:
+    """The revert is a side effect of the verdict, never a step of it: in the deciding tick, all
+    traffic goes to the primary and the canary is parked whatever Git does afterwards."""
+    w = world(checks=fail_analysis, git_hangs=True)
+    release(w, "rev2", "bad1234", "example/web:1.1.0")
+    w.run_until(Phase.FAILED)
+    deciding = next(tick for tick in w.history if any(isinstance(a, WriteGit) for a in tick))
+    assert deciding[0] == SetWeights(100, 0)
+    assert ScaleTarget(0) in deciding
+    first_slow = next(i for i, a in enumerate(deciding) if not isinstance(a, TrafficAction))
+    assert all(not isinstance(a, TrafficAction) for a in deciding[first_slow:])
+    assert w.routes.canary == 0
+    assert w.target_replicas == 0
+
+
+def test_a_hanging_git_lane_is_not_asked_again_and_delays_nothing_else() -> None:
+    w = world(checks=fail_analysis, git_hangs=True)
+    release(w, "rev2", "bad1234", "example/web:1.1.0")
+    w.run_until(Phase.FAILED)
+    for _ in range(5):
+        w.tick()
+    assert len(w.git_writes) == 1  # in flight: not asked for again
+    g = w.status.gitops
+    assert g is not None
+    assert g.pending is not None
+    assert g.pending.attempts == 0
+    assert w.status.phase is Phase.FAILED
+
+    # Once the lane gives its outcome, it is recorded.
+    w.git_hangs = False
+    w.git_in_flight = False
+    w.git_outcome = git_outcome_committed(w.git_writes[0])
+    w.tick(due=False)
+    g = w.status.gitops
+    assert g is not None
+    assert g.pending is None
+    assert g.last_write is not None
+    assert g.last_write.result == "committed"
+    assert g.promoted_revision == "abc"
+
+
+def test_a_write_still_owed_when_git_releases_a_newer_revision_is_dropped() -> None:
+    """Git moved on (the agent applied a newer commit): the old revert would describe the past."""
+    w = world(checks=fail_analysis, git_hangs=True)
+    release(w, "rev2", "bad1234", "example/web:1.1.0")
+    w.run_until(Phase.FAILED)
+    w.checks = lambda kind, world: (
+        CheckOutcome.failed("rollback", "not asked") if kind is CheckKind.ROLLBACK else CheckOutcome.ok()
+    )
+    release(w, "rev3", "good777", "example/web:1.2.0")
+    w.tick()
+    g = w.status.gitops
+    assert g is not None
+    assert g.pending is None
+    assert "GitSuperseded" in w.reasons()
+    assert conditions(w)["GitOps"][:2] == ("Unknown", "GitSuperseded")
+    w.run_until(Phase.SUCCEEDED)
+
+    # The hung attempt ends at last: its outcome is about a write no longer owed, and is dropped.
+    w.git_in_flight = False
+    w.git_outcome = git_outcome_committed(w.git_writes[0])
+    w.tick(due=False)
+    g = w.status.gitops
+    assert g is not None
+    assert g.last_write is None
+    assert g.promoted_revision == "good777"
+
+
+def git_outcome_committed(write: GitWrite) -> GitOutcome:
+    return GitOutcome(
+        GitWriteRecord(
+            kind=write.kind, revision=write.revision, result="committed", commit="abc", message="ok"
+        )
+    )

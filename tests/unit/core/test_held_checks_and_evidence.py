@@ -5,6 +5,7 @@ has its own event reason."""
 
 from __future__ import annotations
 
+from canary.core.actions import PromoteToPrimary, SetWeights
 from canary.core.observations import Cause, CheckFailure, CheckKind, CheckOutcome, evidence
 from canary.models.canary import Phase
 from tests.unit.core.sim import World, make_spec
@@ -104,3 +105,28 @@ def test_a_counted_failure_wins_over_a_held_one() -> None:
     assert held.held
     assert held.result == "held"
     assert CheckOutcome.combine([], []).passed
+
+
+def test_a_blind_analysis_holds_and_the_run_resumes_when_the_provider_answers_again() -> None:
+    """Prometheus down for three checks: no step, no failed check, no promotion; then the run goes on."""
+    calls = {"n": 0}
+
+    def blind_for_three(kind: CheckKind, world: World) -> CheckOutcome:
+        if kind is not CheckKind.ANALYSIS:
+            return CheckOutcome.ok()
+        calls["n"] += 1
+        if 2 <= calls["n"] <= 4:
+            failure = CheckFailure("request-success-rate", "http://prom unreachable", Cause.UNAVAILABLE)
+            return CheckOutcome.combine([failure], [evidence("request-success-rate", "held", "unreachable")])
+        return CheckOutcome.combine([], [evidence("request-success-rate", "passed", "100 >= 99")])
+
+    world = World(make_spec(METRICS), checks=blind_for_three)
+    world.initialize()
+    world.target_revision = "rev2"
+    world.run_until(Phase.SUCCEEDED)
+    assert world.canary_weights() == [20, 40, 60, 80, 100, 0]  # every step taken, once each
+    assert world.reasons().count("MetricsUnavailable") == 3
+    assert world.status.failed_checks == 0
+    blind = [t for t in world.history if any(getattr(a, "reason", None) == "MetricsUnavailable" for a in t)]
+    assert len(blind) == 3
+    assert not any(isinstance(a, SetWeights | PromoteToPrimary) for tick in blind for a in tick)
