@@ -17,6 +17,11 @@ Why it is built this way:
 * ``state.json`` in the work directory records the PID and executable of each process.  Stopping
   signals exactly those PIDs, after checking that each still runs the executable we started, so a
   recycled PID is never touched.  Nothing is ever killed by name.
+* ``restart(component)`` kills one component (SIGKILL, a crash) and starts it again with the same
+  arguments and data, for the fault suite: etcd keeps its data directory, the API server its
+  certificates, so clients reconnect to the same cluster.
+* With ``audit_policy``, the API server writes an audit log (JSON lines, ``audit_log``): the fault suite
+  reads from it who wrote what, when, from outside the controllers.
 """
 
 from __future__ import annotations
@@ -91,6 +96,8 @@ class ProcessRecord:
     pid: int
     exe: str
     log: str
+    #: the arguments it was started with (a restart uses them again)
+    args: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -152,9 +159,17 @@ class LocalCluster:
     """One control plane rooted at ``workdir``.  ``start()`` is idempotent; ``stop()`` too."""
 
     def __init__(
-        self, workdir: Path, bindir: Path | None = None, *, detach: bool = False, node_pods: int = 110
+        self,
+        workdir: Path,
+        bindir: Path | None = None,
+        *,
+        detach: bool = False,
+        node_pods: int = 110,
+        audit_policy: Path | None = None,
     ) -> None:
         self.workdir = workdir.resolve()
+        self.audit_policy = audit_policy
+        self.audit_log = self.workdir / "logs" / "audit.log"
         self.node_pods = (
             node_pods  # the fake Node's pod capacity (Kubernetes' default 110; benchmarks need more)
         )
@@ -277,6 +292,7 @@ class LocalCluster:
                 "--service-cluster-ip-range=10.96.0.0/16",
                 "--allow-privileged=true",
                 "--endpoint-reconciler-type=none",
+                *self._audit_args(),
             )
             self._wait("kube-apiserver /readyz", deadline, lambda: self._get("/readyz", raw=True) == "ok")
             self._write_kubeconfig()
@@ -319,6 +335,39 @@ class LocalCluster:
             raise
         return self.state
 
+    def _audit_args(self) -> list[str]:
+        if self.audit_policy is None:
+            return []
+        return [
+            f"--audit-policy-file={self.audit_policy}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=0",
+            "--audit-log-mode=blocking",
+        ]
+
+    def restart(self, component: str, *, downtime: float = 0.0, timeout: float = 60.0) -> None:
+        """Kill ``component`` (etcd or kube-apiserver) the hard way, wait ``downtime`` seconds, start
+        it again with the same arguments, and return once it is healthy."""
+        state = self._live
+        record = next((p for p in state.processes if p.name == component), None)
+        if record is None or not record.args:
+            raise ClusterError(f"{component} is not a running component of this cluster")
+        if _pid_runs(record.pid, record.exe):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, signal.SIGKILL)
+            self._await_exit(record.pid, 10.0)
+        index = state.processes.index(record)
+        state.processes.remove(record)
+        time.sleep(downtime)
+        self._spawn(Path(record.exe), *record.args)
+        state.processes.insert(index, state.processes.pop())  # keep the start order for stop()
+        state.save(self.state_file)
+        deadline = time.monotonic() + timeout
+        if component == "etcd":
+            self._wait("etcd /health", deadline, lambda: self._etcd_healthy(state.ports["etcd"]))
+        self._wait("kube-apiserver /readyz", deadline, lambda: self._get("/readyz", raw=True) == "ok")
+
     def _spawn(self, exe: Path, *args: str) -> None:
         state = self._live
         log = self.workdir / "logs" / f"{exe.name}.log"
@@ -332,7 +381,7 @@ class LocalCluster:
                 start_new_session=self.detach,
             )
         self._children[proc.pid] = proc
-        state.processes.append(ProcessRecord(exe.name, proc.pid, str(exe.resolve()), str(log)))
+        state.processes.append(ProcessRecord(exe.name, proc.pid, str(exe.resolve()), str(log), list(args)))
         state.save(self.state_file)
 
     def _reap(self, pid: int, *, block: bool = True) -> None:

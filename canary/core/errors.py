@@ -36,6 +36,10 @@ class Conflict(CanaryError):
     """The object changed under us."""
 
 
+class NotFound(CanaryError):
+    """The object a change was meant for does not exist (a 404 naming it)."""
+
+
 class MissingKind(CanaryError):
     """The API server does not serve a kind (no such CRD); the message names the kind and the verb."""
 

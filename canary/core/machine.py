@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from canary.core.actions import (
@@ -97,6 +97,17 @@ def timestamp(now: datetime) -> str:
 
 def parse_timestamp(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def samples_since(status: CanaryStatus) -> datetime | None:
+    """Where this run's metric samples begin: when its canary first got traffic (or, before that,
+    when the run started).  Stamps are whole seconds, rounded down, so a second is added to the
+    traffic stamp: the previous revision's last requests, a moment before, are never counted."""
+    started = parse_timestamp(status.analysis_start_time) if status.analysis_start_time else None
+    if status.canary_traffic_since is None:
+        return started
+    traffic = parse_timestamp(status.canary_traffic_since) + timedelta(seconds=1)
+    return traffic if started is None or traffic > started else started
 
 
 class _Need(Exception):
@@ -181,6 +192,9 @@ class _Tick:
     def finish(self, generation: int | None) -> Decided:
         old = self.status
         fields = {**self.updates, "observed_generation": generation}
+        sends = any(isinstance(a, SetWeights) and (a.canary > 0 or a.mirrored) for a in self.actions)
+        if sends and self.updates.get("canary_traffic_since", old.canary_traffic_since) is None:
+            fields["canary_traffic_since"] = timestamp(self.now)
         new = old.model_copy(update=fields)
         changed = any(
             getattr(new, f) != getattr(old, f)
@@ -706,6 +720,7 @@ def _new_run(t: _Tick, phase: Phase) -> None:
         analysis_start_time=timestamp(t.now),
         canary_unready_since=None,
         primary_unready_since=None,
+        canary_traffic_since=None,
         **_session_cookies(t),
     )
 

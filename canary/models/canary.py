@@ -821,6 +821,9 @@ class CanaryStatus(KubeModel):
     """When the primary was first seen not ready while initializing or promoting (RFC 3339)."""
     analysis_start_time: str | None = None
     """When the current run started; metric samples for the judge are taken from here on (RFC 3339)."""
+    canary_traffic_since: str | None = None
+    """When the router first sent this run's canary traffic (RFC 3339); the analysis counts no sample
+    from before it, so the last requests of the previous revision's pods never count for this one."""
     last_analysis: AnalysisStatus | None = None
     """Evidence of the last analysis check: each metric's value, samples and verdict."""
     conditions: list[Condition] | None = None

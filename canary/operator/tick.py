@@ -55,8 +55,8 @@ from canary.core.actions import (
     WriteGit,
 )
 from canary.core.driver import decide
-from canary.core.errors import Conflict, Forbidden, InvalidSpec, MissingKind
-from canary.core.machine import Decided, not_ready, parse_timestamp
+from canary.core.errors import Conflict, Forbidden, InvalidSpec, MissingKind, NotFound
+from canary.core.machine import Decided, not_ready, samples_since
 from canary.core.observations import CheckKind, CheckOutcome, Observations, Routes
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider
 from canary.operator.checks import CheckRunner
@@ -81,10 +81,6 @@ class TickResult:
     reads: frozenset[str] | None = None
     #: the Canary is gone, or its deletion is done: its finalizer may be removed
     finalized: bool = False
-
-
-def _time(value: str | None) -> datetime | None:
-    return parse_timestamp(value) if value else None
 
 
 def _status_of(body: dict[str, Any]) -> CanaryStatus | None:
@@ -273,7 +269,7 @@ class Controller:
             provider,
             now,
             interval=interval,
-            started=_time(status.analysis_start_time),
+            started=samples_since(status),
             phase=status.phase.value,
             checksum=view.revision or "",
         )
@@ -290,18 +286,30 @@ class Controller:
         if not self.leading():
             # The Lease was lost while the checks ran: another replica may be acting on this canary now.
             return TickResult(1.0, frozenset(view.reads))
-        self._move_traffic(
-            result,
-            spec=spec,
-            namespace=namespace,
-            name=name,
-            route_ctx=ctx,
-            router=router,
-            view=view,
-            deleting=deleting,
-        )
-        if self.recorder is not None and _rolled_back(status, result):
-            self.recorder.rollback_route.observe(time.monotonic() - decided)
+        try:
+            self._move_traffic(
+                result,
+                spec=spec,
+                namespace=namespace,
+                name=name,
+                route_ctx=ctx,
+                router=router,
+                view=view,
+                deleting=deleting,
+            )
+        except LostLease as e:
+            log.warning("%s/%s: %s", namespace, name, e)
+            return TickResult(1.0, frozenset(view.reads))
+        if _rolled_back(status, result):
+            seconds = time.monotonic() - decided
+            log.info(
+                "rollback of %s/%s: all traffic on the primary %.4fs after the decision",
+                namespace,
+                name,
+                seconds,
+            )
+            if self.recorder is not None:
+                self.recorder.rollback_route.observe(seconds)
         version = body.get("metadata", {}).get("resourceVersion")
         if not self._patch_status(namespace, name, body.get("status") or {}, result.status, version):
             return TickResult(1.0, frozenset(view.reads))  # decide again in a second, from fresh state
@@ -389,10 +397,14 @@ class Controller:
         for action in result.actions:
             if not isinstance(action, TrafficAction):
                 continue
+            if not self.leading():
+                raise LostLease(f"the Lease was lost before {type(action).__name__}: another replica leads")
             if isinstance(action, SetWeights) and route_ctx is not None:
                 routes = Routes(action.primary, action.canary, action.mirrored)
                 if deleting:
-                    with contextlib.suppress(InvalidSpec):  # a route that cannot be built carries nothing
+                    # A route that cannot be built, or was never made (a spec refused until now), carries
+                    # no traffic: there is nothing to move.
+                    with contextlib.suppress(InvalidSpec, NotFound):
                         router.set_routes(route_ctx, routes)
                 else:
                     router.set_routes(route_ctx, routes)
@@ -403,7 +415,7 @@ class Controller:
             elif isinstance(action, HandBack):
                 self.workloads.point_apex_at_target(spec, namespace, view)
                 if route_ctx is not None:
-                    with contextlib.suppress(InvalidSpec):
+                    with contextlib.suppress(InvalidSpec, NotFound):
                         router.finalize(route_ctx)
                 self.workloads.remove_generated(spec, namespace, view)
 
@@ -437,11 +449,15 @@ class Controller:
         if before == after:
             return True
         patch = merge_patch(before, after)
+        if not self.leading():
+            return False  # another replica leads now: it decides from the state as it is
         try:
             self.kube.patch_canary_status(namespace, name, patch, resource_version=version)
         except Conflict as e:
             log.info("%s; deciding again", e)
             return False
+        except NotFound:
+            return False  # deleted meanwhile: the next tick finds it gone
         return True
 
     def _report(self, body: dict[str, Any], reason: Reason, message: str, now: datetime) -> None:
@@ -455,6 +471,10 @@ class Controller:
         if conditions != (body.get("status") or {}).get("conditions"):
             meta = body["metadata"]
             self.kube.patch_canary_status(meta["namespace"], meta["name"], {"conditions": conditions})
+
+
+class LostLease(Exception):
+    """This replica stopped leading in the middle of a tick (a pause past its Lease): it writes no more."""
 
 
 def _rolled_back(before: CanaryStatus, result: Decided) -> bool:

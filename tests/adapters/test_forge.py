@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from canary.adapters.gitops.forge import ForgeError, GitHubForge, GitLabForge, forge_for, project_of
-from tests.support.forge import FakeForge
+from controlplane.forge import FakeForge
 
 TOKEN = "ghp_s3cret-token-value"
 

@@ -1,24 +1,32 @@
 """The Git write-back primitives against the loopback smart-HTTP remote, read back with plain git:
 the commits behind a failed revision are reverted in one commit with trailers while an unrelated
 commit survives, a rejected push is rebased and retried (never forced), a second controller finds the
-first one's commit by its trailers, a conflicting revert is refused naming the files, and wrong
+first one's commit by its trailers (also when it pushed the same verdict while we were pushing ours), a
+conflicting revert is refused naming the files, a push the remote refuses (a hook) is an error to retry
+rather than a moving branch, a remote that hangs or crawls is given up within the deadlines, and wrong
 credentials fail without showing the password."""
 
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from canary.adapters.gitops.repository import (
+    AlreadyWritten,
+    Author,
     Credentials,
     GitError,
+    GitTimeout,
+    PushRejected,
     Repository,
     RevertConflict,
     commit_message,
 )
+from controlplane.faults import FaultProxy, Mode
 from controlplane.gitserver import ENV, GitHTTPServer, Person, git
 
 
@@ -70,6 +78,64 @@ def test_a_rejected_push_is_rebased_and_retried_never_forced(
     assert history[0] == f"{pushed} Roll back shop"
     assert history[1].startswith(other)  # the other push survived: rebased on top, not forced over it
     assert (ci.dir / "apps/cart/deploy.yaml").read_text() == "image: cart:2.0.0\n"
+
+
+def test_a_push_the_remote_refuses_is_an_error_not_a_moving_branch(
+    ci: Person, git_remote: str, git_server: GitHTTPServer, tmp_path: Path
+) -> None:
+    bad = ci.commit("apps/shop/deploy.yaml", "image: shop:1.1.0\n", "shop 1.1.0")
+    hook = git_server.root / git_remote.rsplit("/", 1)[1] / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'frozen for the release' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    repo = Repository(git_remote, tmp_path / "controller" / "repo")
+    repo.sync()
+    repo.revert([bad], commit_message("Roll back shop", "", TRAILERS))
+    with pytest.raises(GitError) as refused:
+        repo.push()
+    assert not isinstance(refused.value, PushRejected)  # not retried as a moving branch, nor a conflict
+    assert "frozen for the release" in str(refused.value)
+    hook.unlink()
+    pushed = repo.push()  # the remote takes it once it accepts pushes again
+    assert git(ci.dir, "ls-remote", "origin", "main").split()[0] == pushed
+
+
+def test_the_same_verdict_pushed_meanwhile_by_another_writer_is_found_not_repeated(
+    ci: Person, git_remote: str, tmp_path: Path
+) -> None:
+    bad = ci.commit("apps/shop/deploy.yaml", "image: shop:1.1.0\n", "shop 1.1.0")
+    one = Repository(git_remote, tmp_path / "one" / "repo")
+    # Another author: the same revert by the same author in the same second is the very same commit.
+    two = Repository(git_remote, tmp_path / "two" / "repo", author=Author("canary-b", "b@canary.dev"))
+    for repo in (one, two):
+        repo.sync()
+        assert repo.find(TRAILERS) is None
+        repo.revert([bad], commit_message("Roll back shop", "", TRAILERS))
+    first = one.push(trailers=TRAILERS)
+    with pytest.raises(AlreadyWritten) as found:
+        two.push(trailers=TRAILERS)
+    assert found.value.commit == first
+    git(ci.dir, "pull", "--quiet", "origin", "main")
+    assert sum(" Roll back shop" in line for line in git(ci.dir, "log", "--format=%H %s").splitlines()) == 1
+
+
+def test_a_remote_that_hangs_or_crawls_is_given_up_within_the_deadlines(
+    ci: Person, git_remote: str, git_server: GitHTTPServer, tmp_path: Path
+) -> None:
+    proxy = FaultProxy(("127.0.0.1", git_server.port), delay=2.0).start()
+    try:
+        url = git_remote.replace(f"127.0.0.1:{git_server.port}", proxy.address)
+        proxy.set(Mode.HANG)
+        repo = Repository(url, tmp_path / "hang" / "repo", command_timeout=1.5)
+        with pytest.raises(GitTimeout, match=r"did not finish within 1\.5s"):
+            repo.sync()
+        proxy.set(Mode.SLOW)  # every answer 2 s late: each command fits in 30 s, the write in 3 s does not
+        slow = Repository(url, tmp_path / "slow" / "repo", command_timeout=30, deadline=time.monotonic() + 3)
+        with pytest.raises(GitTimeout):
+            slow.sync()
+        proxy.set(Mode.OPEN)
+        assert Repository(url, tmp_path / "open" / "repo", command_timeout=30).sync()
+    finally:
+        proxy.stop()
 
 
 def test_a_second_controller_finds_the_first_ones_commit(ci: Person, git_remote: str, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ credentials from the Secret only, never in what is reported."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ import pytest
 
 from canary.adapters.gitops.writer import GitOpsWriter
 from canary.models.gitops import GitOpsSpec, GitWrite, GitWriteKind
+from controlplane.faults import FaultProxy, Mode
+from controlplane.forge import FakeForge
 from controlplane.gitserver import GitHTTPServer, Person, git
-from tests.support.forge import FakeForge
 
 TOKEN = "forge-token-9f8e7d"
 
@@ -282,3 +284,31 @@ def test_a_promotion_path_linking_outside_the_repository_is_reported_not_followe
     assert outcome.record is None
     assert outcome.error == "apps/web/prod-link.yaml is outside the repository"
     assert outside.read_text() == PRODUCTION
+
+
+def test_a_whole_write_ends_within_its_deadline_however_the_remote_crawls(
+    ci: Person, git_remote: str, git_server: GitHTTPServer, tmp_path: Path
+) -> None:
+    """Each answer of the remote 1.5 s late: every git command would finish in its own timeout, but
+    the write as a whole does not fit in 4 s; it fails, in time and with a message, and succeeds later."""
+
+    promoted = ci.log()[0].split()[0]
+    bad = ci.commit("apps/web/staging/deployment.yaml", deployment("ghcr.io/acme/web:1.2.0"), "web 1.2.0")
+    proxy = FaultProxy(("127.0.0.1", git_server.port), delay=1.5).start()
+    try:
+        url = git_remote.replace(f"127.0.0.1:{git_server.port}", proxy.address)
+        proxy.set(Mode.SLOW)
+        slow = GitOpsWriter(tmp_path / "gitops", lambda ns, name: None, command_timeout=30, write_deadline=4)
+        outcome = slow.write("staging", "web", spec(url), revert(promoted, bad))
+        assert outcome.record is None
+        assert outcome.error is not None
+        # The command that was cut off was given what was left of the 4 s, not its own 30 s.
+        limit = re.search(r"did not finish within ([0-9.]+)s", outcome.error)
+        assert limit is not None or "ran out of time" in outcome.error, outcome.error
+        assert limit is None or float(limit.group(1)) <= 4
+        proxy.set(Mode.OPEN)
+        again = slow.write("staging", "web", spec(url), revert(promoted, bad))
+        assert again.record is not None
+        assert again.record.result == "committed"
+    finally:
+        proxy.stop()

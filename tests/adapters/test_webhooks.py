@@ -13,7 +13,7 @@ import pytest
 
 from canary.adapters.webhooks import BODY_EXCERPT, Dispatcher, WebhookClient, payload
 from canary.models.canary import CanaryWebhook
-from tests.support.hooks import HookServer
+from controlplane.hooks import HookServer
 
 
 @pytest.fixture

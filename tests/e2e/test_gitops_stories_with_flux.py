@@ -26,10 +26,10 @@ from kubernetes import client
 
 from controlplane.flux import LocalFlux
 from controlplane.gitserver import Person, git
+from controlplane.hooks import HookServer
 from demo.configrepo import IMAGE_AUTOMATION, flux_sync, manifest
 from tests.conftest import Cluster
 from tests.operator.conftest import Controller, apply, canary, events, get_canary, wait_for_phase
-from tests.support.hooks import HookServer
 from tests.support.waiting import wait_for
 
 STAGING = "apps/web/staging/deployment.yaml"

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from kubernetes import client
 
+from controlplane.hooks import HookServer
+from controlplane.loadtester import LoadTester
 from tests.conftest import Cluster
-from tests.support.hooks import HookServer
-from tests.support.loadtester import LoadTester
 
 SHOP = {"name": "cart", "namespace": "shop"}
 

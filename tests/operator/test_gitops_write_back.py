@@ -20,10 +20,10 @@ import pytest
 import yaml
 
 from controlplane.gitserver import GitHTTPServer, Person, git
+from controlplane.hooks import HookServer
 from demo.configrepo import manifest
 from tests.conftest import Cluster
 from tests.operator.conftest import Controller, apply, canary, events, get_canary, wait_for_phase
-from tests.support.hooks import HookServer
 from tests.support.waiting import wait_for
 
 PATH = "apps/web/staging/deployment.yaml"

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from controlplane.hooks import HookServer
+from controlplane.loadtester import LoadTester
 from tests.conftest import Cluster
 from tests.operator.conftest import (
     Controller,
@@ -25,8 +27,6 @@ from tests.operator.conftest import (
     wait_for_phase,
     wait_for_weight,
 )
-from tests.support.hooks import HookServer
-from tests.support.loadtester import LoadTester
 
 TOKEN = "t3nant-token"
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from controlplane.hooks import HookServer
 from tests.conftest import Cluster
 from tests.operator.conftest import Controller, apply, deployment, gateway_canary, set_image, wait_for_phase
-from tests.support.hooks import HookServer
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from controlplane.hooks import HookServer
 from tests.conftest import Cluster
 from tests.operator.conftest import (
     Controller,
@@ -25,7 +26,6 @@ from tests.operator.conftest import (
     wait_for_phase,
     wait_for_weight,
 )
-from tests.support.hooks import HookServer
 
 
 @pytest.fixture

@@ -1,12 +1,17 @@
 """The builtin metrics are Flagger's queries, selector for selector (compared with the queries in
-Flagger's observers, whitespace-compacted), and the primary side selects the primary's workload."""
+Flagger's observers, whitespace-compacted), and the primary side selects the primary's workload; their
+window never reaches back before the run started."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from canary.adapters.metrics.analysis import AnalysisContext, _run_window
 from canary.adapters.metrics.builtin import DURATION, SUCCESS_RATE, Observer, query
 from canary.adapters.metrics.templates import TemplateModel, render
+from canary.models.canary import Canary, Provider
 
 CANARY = TemplateModel("web", "shop", "web", "web", "web", "web", "1m")
 PRIMARY = TemplateModel("web", "shop", "web-primary", "web", "web", "web", "1m")
@@ -71,3 +76,32 @@ def test_every_provider_has_both_metrics() -> None:
             assert "{{ interval }}" in query(provider, metric)
     with pytest.raises(KeyError):
         query(Observer.ISTIO, "request-rate")
+
+
+def test_a_builtin_query_never_reaches_back_before_the_run_started() -> None:
+    """The previous revision's pods match the canary's pod pattern: their last samples must not count."""
+    spec = Canary.model_validate(
+        {
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "service": {"port": 80},
+                "analysis": {
+                    "interval": "10s",
+                    "stepWeight": 20,
+                    "metrics": [{"name": SUCCESS_RATE, "interval": "1m", "thresholdRange": {"min": 99}}],
+                },
+            }
+        }
+    ).spec
+    metric = (spec.effective_analysis.metrics or [])[0] if spec.effective_analysis else None
+    assert metric is not None
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+    def window(started: datetime | None) -> str:
+        ctx = AnalysisContext(spec, "shop", "web", Provider.GATEWAYAPI, now, interval=10, started=started)
+        return _run_window(ctx, metric)
+
+    assert window(now - timedelta(seconds=20)) == "20s"
+    assert window(now - timedelta(minutes=5)) == "1m"
+    assert window(None) == "1m"
+    assert window(now) == "1s"  # too short for two scrapes: no values, the check holds

@@ -13,7 +13,7 @@ import pytest
 from canary.adapters.notify import Message, Notifier, ProviderUnavailable, destination, render, wanted
 from canary.core.actions import Severity
 from canary.models.alert_provider import AlertProviderSpec
-from tests.support.hooks import HookServer
+from controlplane.hooks import HookServer
 
 WHEN = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 MESSAGE = Message(

@@ -94,6 +94,12 @@ def commit_message(subject: str, body: str, trailers: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _behind(stderr: str) -> bool:
+    """Whether a push was rejected only because the branch moved on (rebase and push again), not
+    refused by the remote (``[remote rejected] ... (pre-receive hook declined)``)."""
+    return "[remote rejected]" not in stderr and ("(fetch first)" in stderr or "(non-fast-forward)" in stderr)
+
+
 class Repository:
     def __init__(
         self,
@@ -323,7 +329,7 @@ class Repository:
             if done.returncode == 0:
                 return self.head()
             text = done.stderr
-            if "rejected" not in text and "fetch first" not in text and "non-fast-forward" not in text:
+            if not _behind(text):  # a refusal of the remote's own (a hook, a protected branch): retried later
                 raise GitError(f"git push failed: {self._scrub(text.strip())[-600:]}")
             self.git("fetch", "--quiet", "--no-tags", "origin", self.branch)
             found = self.find(trailers, rev=f"origin/{self.branch}") if trailers else None

@@ -39,7 +39,7 @@ from canary.adapters.kube.cache import (
     Resource,
     api_request,
 )
-from canary.core.errors import Conflict, Forbidden, MissingKind
+from canary.core.errors import Conflict, Forbidden, MissingKind, NotFound
 from canary.models.canary import GROUP, VERSION
 
 T = TypeVar("T")
@@ -90,14 +90,21 @@ def _rbac_denial(e: k8s.ApiException) -> bool:
 
 
 @contextlib.contextmanager
-def domain_errors(resource: Resource, method: str, namespace: str | None) -> Iterator[None]:
-    """Raise MissingKind or Forbidden, naming the kind and the verb, for what the API answered."""
+def domain_errors(
+    resource: Resource, method: str, namespace: str | None, name: str | None = None
+) -> Iterator[None]:
+    """Raise MissingKind or Forbidden, naming the kind and the verb, for what the API answered, and
+    NotFound for a change to an object that does not exist."""
     try:
         yield
     except k8s.ApiException as e:
         verb = _VERBS.get(method, method.lower())
         if e.status == 404 and not _names_an_object(e):
             raise MissingKind(kind_name(resource), verb) from None
+        if e.status == 404 and method in ("PATCH", "PUT"):
+            raise NotFound(
+                f"{kind_name(resource)} {namespace}/{name} not found: could not {verb} it"
+            ) from None
         if _rbac_denial(e):
             raise Forbidden(kind_name(resource), verb, namespace) from None
         raise
@@ -238,7 +245,7 @@ class KubeClient:
         self, resource: Resource, namespace: str, method: str, name: str | None = None, body: Any = None
     ) -> Any:
         path = resource.path(namespace) + (f"/{name}" if name else "")
-        with domain_errors(resource, method, namespace):
+        with domain_errors(resource, method, namespace, name):
             return api_request(self.api, method, path, body=body)
 
     def create_custom(self, group: str, version: str, plural: str, body: JSON) -> None:
@@ -315,8 +322,6 @@ class KubeClient:
         patch = {"count": count, "lastTimestamp": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         try:
             self._call(EVENTS, namespace, "PATCH", name, patch)
-        except k8s.ApiException as e:
-            if e.status == 404:
-                return False
-            raise
+        except NotFound:
+            return False
         return True

@@ -16,6 +16,9 @@ For each metric, in the order of the spec:
    a provider that does not answer (down, timed out, 5xx) is ``Unavailable`` (held: blind, not
    failing; Flagger counts it as a failed check, Argo Rollouts as a measurement error), a query that
    cannot run or gives several series is ``QueryFailed``, a value outside the range is ``OutOfRange``.
+   A builtin query's window (``{{ interval }}``) never reaches back before the run started
+   (``_run_window``): the previous revision's pods match the same pattern, and a new revision checked
+   soon after must not be judged on their last samples.  (Flagger uses the metric's interval as it is.)
 3. With ``compare``: a range query of each side since the run started (at most ``judge.window``), one
    sample per ``judge.step``, each over its own step-long window (``{{ interval }}`` is the step, so
    samples do not overlap), and then, with every compared metric of the check together, the judge
@@ -48,6 +51,7 @@ from canary.adapters.metrics.templates import TemplateError, TemplateModel, rend
 from canary.core.judge import Comparison, Counts, Direction, Judgement, MetricResult, Verdict, judge
 from canary.core.observations import Cause, CheckFailure, CheckOutcome, evidence
 from canary.core.weights import planned_checks
+from canary.models.base import parse_duration
 from canary.models.canary import (
     CanaryMetric,
     CanarySpec,
@@ -79,7 +83,8 @@ class AnalysisContext:
     now: datetime
     #: the analysis interval in effect (spec.analysis.interval, clamped by the controller)
     interval: float
-    #: when the run started (status.analysisStartTime); samples are never taken from before it
+    #: where the run's samples begin (``core.machine.samples_since``: when its canary first got traffic,
+    #: else when it started); samples are never taken from before it
     started: datetime | None = None
     #: the canary's phase and the revision under analysis, as webhook payloads carry them
     phase: str = ""
@@ -181,10 +186,11 @@ class MetricAnalysis:
         if observed is not None and metric.name == SUCCESS_RATE and metric.compare is not None:
             prepared.counted = {side: counts(observed, side) for side in _SIDES}
         step = ctx.spec.judge.step_seconds(ctx.interval)
+        window = _run_window(ctx, metric) if observed is not None else metric.interval_or_default
         for side in _SIDES:
             source = text[side] if isinstance(text, dict) else text
             try:
-                prepared.queries[side] = render(source, _model(ctx, metric, side, metric.interval_or_default))
+                prepared.queries[side] = render(source, _model(ctx, metric, side, window))
                 if metric.compare is not None:
                     prepared.sampled[side] = render(source, _model(ctx, metric, side, f"{step:g}s"))
             except TemplateError as e:
@@ -324,6 +330,20 @@ def planned_looks(spec: CanarySpec, comparisons: list[Comparison], counted: set[
         if c.name not in counted and c.min_samples
     ]
     return planned_checks(spec) + max([0, *waiting])
+
+
+def _run_window(ctx: AnalysisContext, metric: CanaryMetric) -> str:
+    """A builtin query's window: the metric's interval, but never reaching back before the run started.
+
+    The canary's pods of the previous revision match the same pod-name pattern, and a rate over a
+    range keeps counting their last samples after they are gone; a new revision checked right after
+    the previous run (an interval shorter than the metric's window) would be judged on them.  Too
+    short a window to hold two scrapes gives no values: the check holds."""
+    configured = parse_duration(metric.interval_or_default)
+    if ctx.started is None:
+        return metric.interval_or_default
+    since = int((ctx.now - ctx.started).total_seconds())
+    return metric.interval_or_default if since >= configured else f"{max(since, 1)}s"
 
 
 def _model(ctx: AnalysisContext, metric: CanaryMetric, side: str, interval: str) -> TemplateModel:

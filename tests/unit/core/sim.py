@@ -187,7 +187,8 @@ class World:
         self.status = result.status
         if due:
             self.tick_no += 1
-            self.now += timedelta(seconds=self.spec.analysis_interval_seconds)
+            # At most a day per tick: a spec may ask for an interval of centuries, a datetime cannot hold it.
+            self.now += timedelta(seconds=min(self.spec.analysis_interval_seconds, 86_400))
         if self.git_in_flight and not self.git_hangs:
             self.git_outcome = self.git(self.git_writes[-1], self)
             self.git_in_flight = False

@@ -4,9 +4,10 @@ Finalising -> Succeeded, and the primary ends up running the new revision."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from canary.core.actions import EventType
-from canary.core.machine import Decided, step
+from canary.core.machine import Decided, parse_timestamp, samples_since, step
 from canary.models.canary import Phase
 from tests.unit.core.sim import World, make_spec
 
@@ -147,3 +148,23 @@ def test_ticks_woken_by_a_watch_react_but_do_not_step() -> None:
     result = step(world.spec, world.status, obs, world.now, provider=world.provider)
     assert isinstance(result, Decided)
     assert result.status.last_applied_spec == "rev3"
+
+
+def test_samples_begin_when_the_canary_first_gets_traffic_not_before() -> None:
+    """The previous revision's pods match the same pattern: a run counts no sample from before its
+    canary's first traffic (a second later, since stamps are whole seconds)."""
+    world = World(make_spec({"stepWeight": 25, "maxWeight": 50}))
+    world.initialize()
+    world.target_revision = "rev2"
+    world.tick()  # the new revision: scaled up, no traffic yet
+    assert world.status.canary_traffic_since is None
+    assert samples_since(world.status) == parse_timestamp(world.status.analysis_start_time or "")
+    world.tick()  # the first step sends it 25%
+    stamp = world.status.canary_traffic_since
+    assert stamp is not None
+    assert samples_since(world.status) == parse_timestamp(stamp) + timedelta(seconds=1)
+    world.tick()
+    assert world.status.canary_traffic_since == stamp  # kept for the run
+    world.target_revision = "rev3"
+    world.tick()
+    assert world.status.canary_traffic_since is None  # a new run starts from nothing

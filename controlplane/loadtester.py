@@ -54,13 +54,15 @@ class LoadTester:
             )
         deadline = time.monotonic() + 30
         while True:
-            assert self.proc.poll() is None, f"the load tester exited: {self.log.read_text()[-2000:]}"
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the load tester exited: {self.log.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "the load tester never became ready"
+            if time.monotonic() > deadline:
+                raise RuntimeError("the load tester never became ready")
             time.sleep(0.1)
 
     def stop(self) -> None:

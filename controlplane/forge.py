@@ -30,6 +30,8 @@ class FakeForge:
         self.token, self.git_dir = token, git_dir
         self.pulls: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
+        #: when set, every request answers this status (a failing forge)
+        self.failing: int | None = None
         self.lock = threading.Lock()
         forge = self
 
@@ -80,6 +82,9 @@ class FakeForge:
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         with self.lock:
             self.requests.append((method, h.path))
+            failing = self.failing
+        if failing is not None:  # a forge having a bad day: every request answers this status
+            return self._reply(h, failing, {"message": "Server Error"})
         body: Any = None
         if method == "POST":
             raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
@@ -146,7 +151,12 @@ class FakeForge:
                 errors = [{"resource": "PullRequest", "code": "custom", "message": message}]
                 return self._reply(h, 422, {"message": "Validation Failed", "errors": errors})
             pull = self._record(
-                "github", repo, body["head"], body["base"], body["title"], body.get("body", "")
+                "github",
+                repo,
+                head=body["head"],
+                base=body["base"],
+                title=body["title"],
+                body=body.get("body", ""),
             )
         return self._reply(h, 201, {"number": pull["number"], "html_url": pull["url"], "state": "open"})
 
@@ -179,14 +189,16 @@ class FakeForge:
             pull = self._record(
                 "gitlab",
                 project,
-                body["source_branch"],
-                body["target_branch"],
-                body["title"],
-                body.get("description", ""),
+                head=body["source_branch"],
+                base=body["target_branch"],
+                title=body["title"],
+                body=body.get("description", ""),
             )
         return self._reply(h, 201, {"iid": pull["number"], "web_url": pull["url"], "state": "opened"})
 
-    def _record(self, kind: str, project: str, head: str, base: str, title: str, body: str) -> dict[str, Any]:
+    def _record(
+        self, kind: str, project: str, *, head: str, base: str, title: str, body: str
+    ) -> dict[str, Any]:
         number = 1 + sum(1 for p in self.pulls if p["project"] == project)
         path = "pull" if kind == "github" else "-/merge_requests"
         pull = {

@@ -1,4 +1,5 @@
-"""A webhook receiver on 127.0.0.1 for tests: records every call and answers as a test decides.
+"""A webhook receiver on 127.0.0.1 for tests, the demo and the fault bench: records every call and
+answers as its user decides.
 
 ``HookServer().answer(path, status, text)`` sets a fixed answer; ``answer_with(path, fn)`` computes
 one from the JSON body; ``hold(path)`` makes calls to the path wait until ``release(path)``, as a
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,8 @@ class Call:
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
+    #: when it arrived (time.time())
+    at: float = 0.0
 
 
 class HookServer:
@@ -43,7 +47,7 @@ class HookServer:
                     body = {"_raw": raw.decode(errors="replace")}
                 path = self.path.split("?")[0]
                 with server.arrived:
-                    server.calls.append(Call(path, body, dict(self.headers)))
+                    server.calls.append(Call(path, body, dict(self.headers), time.time()))
                     server.arrived.notify_all()
                     answer = server._answers.get(path)
                     held = server._held.get(path)
@@ -97,7 +101,8 @@ class HookServer:
         with self.arrived:
             self.arrived.wait_for(lambda: sum(c.path == path for c in self.calls) >= count, timeout)
             found = [c for c in self.calls if c.path == path]
-        assert len(found) >= count, f"{len(found)} calls to {path}, expected {count}"
+        if len(found) < count:
+            raise AssertionError(f"{len(found)} calls to {path}, expected {count}")
         return found
 
     def wait_until(self, path: str, match: Callable[[Call], bool], timeout: float = 30) -> Call:
@@ -105,7 +110,8 @@ class HookServer:
         with self.arrived:
             self.arrived.wait_for(lambda: any(c.path == path and match(c) for c in self.calls), timeout)
             found = next((c for c in self.calls if c.path == path and match(c)), None)
-        assert found is not None, f"no matching call to {path} among {len(self.to(path))}"
+        if found is None:
+            raise AssertionError(f"no matching call to {path} among {len(self.to(path))}")
         return found
 
     def close(self) -> None:
