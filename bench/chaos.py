@@ -56,13 +56,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +73,7 @@ from controlplane.gitserver import GitHTTPServer, Person, git
 from controlplane.hooks import HookServer
 from controlplane.loadtester import LoadTester
 from controlplane.localcluster import LocalCluster, free_port, scratch_dir, terminate, wait_for_crds
-from controlplane.prometheus import Prometheus
+from controlplane.prometheus import AuthProxy, Prometheus
 from demo.fleet import Fleet
 from demo.gateway import Gateway
 
@@ -230,45 +228,6 @@ def image(name: str, version: int) -> str:
     return f"registry.example/{name}:1.{version}.0"
 
 
-class AuthProxy:
-    """Prometheus behind a bearer token (a hosted Prometheus); 502 when Prometheus does not answer."""
-
-    def __init__(self, upstream: str, token: str) -> None:
-        self.denied = 0
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.headers.get("Authorization") != f"Bearer {token}":
-                    proxy.denied += 1
-                    self._answer(401, b"unauthorized")
-                    return
-                try:
-                    with urllib.request.urlopen(upstream + self.path, timeout=4) as r:  # noqa: S310
-                        self._answer(200, r.read())
-                except (OSError, urllib.error.URLError):
-                    self._answer(502, b"prometheus did not answer")
-
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 class Replica:
     """One controller replica, ``canary run`` as a process of its own (JSON logs, appended)."""
 
@@ -393,6 +352,8 @@ class Stage:
         self.round_began = 0.0
         #: releases committed to Git in each round (a Git fault waits for them: CI is not under test)
         self.committed: Counter[int] = Counter()
+        #: each canary's status.lastAppliedSpec when the round began
+        self.applied_before: dict[str, Any] = {}
 
     # ------------------------------------------------------------------------------ helpers
     def say(self, text: str) -> None:
@@ -752,10 +713,10 @@ class Stage:
         route = self.route(c.name)
         if healthy:
             r.correct = r.phase == "Succeeded" and primary == image(c.name, version) and route == (100, 0)
-            if r.correct:
-                c.promoted_image = primary
         else:
             r.correct = r.phase == "Failed" and primary == c.promoted_image and route == (100, 0)
+        if r.phase == "Succeeded" and primary:
+            c.promoted_image = primary  # what the primary runs now, right or wrong: the next run starts there
         if not r.correct:
             seen = "; ".join(
                 f"{m.get('name')}: {m.get('message')}"
@@ -870,6 +831,15 @@ class Scenario:
     round_fault: Callable[[Stage, Injected], Callable[[], None]] | None = None
 
 
+def rounds(stage: Stage, stop: threading.Event) -> Iterator[int]:
+    """Each round of the scenario as it starts (for injectors that act once per round)."""
+    current = -1
+    while not stop.wait(0.2):
+        if stage.round not in (current, -1):
+            current = stage.round
+            yield current
+
+
 def alternate(c: Canary, k: int) -> bool:
     return (c.index + k) % 2 == 0
 
@@ -912,8 +882,12 @@ def pause_leader(stage: Stage, stop: threading.Event, done: Injected) -> None:
 
 
 def restart(component: str) -> Injector:
+    """Once in each round, 3-8 s into it (canaries mid-rollout): ``component`` killed and restarted."""
+
     def inject(stage: Stage, stop: threading.Event, done: Injected) -> None:
-        while not stop.wait(stage.rng.uniform(6.0, 14.0)):
+        for _ in rounds(stage, stop):
+            if stop.wait(stage.rng.uniform(3.0, 8.0)):
+                return
             stage.cluster.restart(component)
             done.count[f"{component} restarts"] += 1
 
@@ -922,11 +896,7 @@ def restart(component: str) -> Injector:
 
 def restart_control_plane(stage: Stage, stop: threading.Event, done: Injected) -> None:
     """In each round, the API server 3-5 s into it and etcd 4-6 s after that."""
-    current = -1
-    while not stop.wait(0.2):
-        if stage.round in (current, -1):
-            continue
-        current = stage.round
+    for _ in rounds(stage, stop):
         for component, wait in (("kube-apiserver", (3.0, 5.0)), ("etcd", (4.0, 6.0))):
             if stop.wait(stage.rng.uniform(*wait)):
                 return
@@ -1010,19 +980,21 @@ def git_fault(modes: tuple[str, ...]) -> Injector:
     fault), then recovers."""
 
     def inject(stage: Stage, stop: threading.Event, done: Injected) -> None:
-        current = -1
-        while not stop.wait(0.2):
-            if stage.round in (current, -1):
-                continue
-            current = stage.round
+        for current in rounds(stage, stop):
             mode = modes[current % len(modes)]
             while stage.committed[current] < sum(c.gitops for c in stage.canaries) and not stop.wait(0.1):
                 pass  # CI's release commits go in first: the fault is on the controller's path
+            gitops = [c for c in stage.canaries if c.gitops]
+            before = dict(stage.applied_before)
             _git(stage, mode)
             done.count[f"git {mode}"] += 1
             while not stop.wait(0.5):
-                if any(c.gitops and stage.status(c.name).get("phase") == "Failed" for c in stage.canaries):
-                    break
+                now = {c.name: stage.status(c.name) for c in gitops}
+                if any(
+                    s.get("phase") == "Failed" and s.get("lastAppliedSpec") != before[n]
+                    for n, s in now.items()
+                ):
+                    break  # this round's first GitOps rollback
             stop.wait(8.0)
             _git(stage, "open")
         _git(stage, "open")
@@ -1105,6 +1077,9 @@ def run_scenario(stage: Stage, scenario: Scenario, results: list[Rollout]) -> tu
     injector.start()
     try:
         for k in range(scenario.rounds):
+            stage.applied_before = {
+                c.name: stage.status(c.name).get("lastAppliedSpec") for c in stage.canaries
+            }
             stage.round, stage.round_began = k, time.monotonic()
             out: list[Rollout] = []
             threads = [

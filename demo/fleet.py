@@ -158,27 +158,32 @@ class Fleet:
             for name in [n for n in self.running if n not in wanted]:
                 self.on_change(f"{name}: scaled to zero, its stand-in stopped")
                 self._retire(name)
+            changed: list[tuple[str, str, Mapping[str, Any], Behaviour]] = []
             for name, body in wanted.items():
                 template = body["spec"]["template"]
                 digest = template_hash(template)
                 current = self.running.get(name)
                 if current is not None and current.hash == digest:
                     continue
+                if current is not None:
+                    self._retire(name)  # the old revision's stand-in goes first: it serves no more
                 try:
                     behaviour = behaviour_of(template, self.catalogue)
                 except ValueError as e:
                     self.on_change(f"{name}: not started, its pod template declares {e}")
                     continue
-                if current is not None:
-                    self._retire(name)
-                started = self._spawn(name, digest, template, behaviour)
+                changed.append((name, digest, template, behaviour))
+            # Started together, then waited for: a pass with many changes costs one start-up, not many.
+            launched = [(c, self._launch(c[0], c[3])) for c in changed]
+            for (name, digest, template, behaviour), proc in launched:
+                started = self._register(name, digest, template, behaviour, proc)
                 self.running[name] = started
                 self.on_change(f"{name}: serving {started.image} ({behaviour.describe()})")
 
     # ------------------------------------------------------------------------------ processes
-    def _spawn(self, name: str, digest: str, template: Mapping[str, Any], behaviour: Behaviour) -> Running:
+    def _launch(self, name: str, behaviour: Behaviour) -> subprocess.Popen[str]:
         self.seed += 1
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -200,6 +205,16 @@ class Fleet:
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
+
+    def _register(
+        self,
+        name: str,
+        digest: str,
+        template: Mapping[str, Any],
+        behaviour: Behaviour,
+        proc: subprocess.Popen[str],
+    ) -> Running:
+        """The launched stand-in, once it says where it listens, as a scrape target."""
         assert proc.stdout is not None  # noqa: S101 - stdout=PIPE
         line = proc.stdout.readline().split()
         if len(line) != 2 or line[0] != "listening":

@@ -37,7 +37,8 @@ from kubernetes import client, config
 
 from controlplane.flux import LocalFlux
 from controlplane.gitserver import GitHTTPServer, Person, git
-from controlplane.localcluster import LocalCluster, free_port, http_ok, scratch_dir, terminate, wait_for_crds
+from controlplane.loadtester import LoadTester
+from controlplane.localcluster import LocalCluster, http_ok, scratch_dir, terminate, wait_for_crds
 from controlplane.prometheus import Prometheus
 from demo import configrepo
 from demo.fleet import Behaviour, Fleet
@@ -127,20 +128,9 @@ class Demo:
         self.stack.callback(self.fleet.stop)
         self.gateway = Gateway(self.api, NAMESPACE, APP, self.fleet.address_of_service)
         self.stack.callback(self.gateway.stop)
-        self.loadtester = f"http://127.0.0.1:{free_port()}"
-        self._process(
-            "loadtester",
-            [
-                sys.executable,
-                "-m",
-                "loadtest",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                self.loadtester.rsplit(":", 1)[1],
-            ],
-            ready=f"{self.loadtester}/healthz",
-        )
+        loadtester = LoadTester(self.workdir / "loadtester.log")
+        self.stack.callback(loadtester.stop)
+        self.loadtester = loadtester.start().url
         self.say("starting the controller (canary run)")
         self._process(
             "controller",

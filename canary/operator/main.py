@@ -81,7 +81,14 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     memo["caches"].start()
     settings.posting.level = logging.ERROR  # our own events tell the story; kopf's would repeat it
     settings.persistence.finalizer = FINALIZER
+    # kopf's own requests (finalizers, handler state) and watches get deadlines too: a request no
+    # longer than ours, a watch that the client ends if the server never does.
+    timeout = memo["controller"].settings.api_timeout
+    settings.networking.request_timeout = timeout
+    settings.networking.connect_timeout = timeout
     settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = timeout
 
 
 def run_controller(

@@ -56,7 +56,7 @@ from canary.core.actions import (
 )
 from canary.core.driver import decide
 from canary.core.errors import Conflict, Forbidden, InvalidSpec, MissingKind, NotFound
-from canary.core.machine import Decided, not_ready, samples_since
+from canary.core.machine import Decided, not_ready, parse_timestamp, samples_since
 from canary.core.observations import CheckKind, CheckOutcome, Observations, Routes
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider
 from canary.operator.checks import CheckRunner
@@ -170,6 +170,8 @@ class Controller:
         )
         self._guard = threading.Lock()
         self._ticking: dict[tuple[str, str], threading.Lock] = {}
+        #: canaries this process has ticked (the first due tick of each keeps to the last one's rhythm)
+        self._seen: set[tuple[str, str]] = set()
 
     def _git_done(self, namespace: str, name: str) -> None:
         if self.wake is not None:
@@ -186,6 +188,22 @@ class Controller:
     def forget(self, namespace: str, name: str) -> None:
         with self._guard:
             self._ticking.pop((namespace, name), None)
+            self._seen.discard((namespace, name))
+
+    def _first_wait(
+        self, namespace: str, name: str, status: CanaryStatus, interval: float, now: datetime
+    ) -> float:
+        """Seconds until this process's first due tick of a canary: the rest of the interval since the
+        canary last changed.  A controller that starts (a restart, a new leader after a failover) would
+        otherwise check and step at once, sooner than an interval after the previous leader did."""
+        with self._guard:
+            if (namespace, name) in self._seen:
+                return 0.0
+            self._seen.add((namespace, name))
+        if status.last_transition_time is None or status.phase not in _TIMED:
+            return 0.0
+        elapsed = (now - parse_timestamp(status.last_transition_time)).total_seconds()
+        return max(0.0, interval - elapsed)
 
     # ------------------------------------------------------------------------------ the tick
     def tick(self, namespace: str, name: str, *, due: bool, finalizing: bool = False) -> TickResult:
@@ -243,6 +261,9 @@ class Controller:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         spec, status = canary.spec, canary.status
         interval = spec.interval_seconds(self.settings.min_interval)
+        wait = self._first_wait(namespace, name, status, interval, now) if due else 0.0
+        if wait > 0:
+            due = False  # this tick reacts to what changed; the check comes when the interval is up
         view, ctx, routes = self._observe(spec, status, namespace, name, router, deleting=deleting)
         pending = status.gitops.pending if status.gitops is not None else None
         git = self.git.observe(namespace, name, pending)
@@ -327,7 +348,7 @@ class Controller:
                 weight=result.status.canary_weight,
                 seconds=(self.clock() - now).total_seconds(),
             )
-        return TickResult(interval, frozenset(view.reads), finalized=result.finalized)
+        return TickResult(wait or interval, frozenset(view.reads), finalized=result.finalized)
 
     def _observe(
         self,
@@ -402,9 +423,9 @@ class Controller:
             if isinstance(action, SetWeights) and route_ctx is not None:
                 routes = Routes(action.primary, action.canary, action.mirrored)
                 if deleting:
-                    # A route that cannot be built, or was never made (a spec refused until now), carries
-                    # no traffic: there is nothing to move.
-                    with contextlib.suppress(InvalidSpec, NotFound):
+                    # A route that cannot be built, was never made (a spec refused until now), or whose
+                    # kind is no longer installed carries no traffic: there is nothing to move.
+                    with contextlib.suppress(InvalidSpec, NotFound, MissingKind):
                         router.set_routes(route_ctx, routes)
                 else:
                     router.set_routes(route_ctx, routes)
@@ -415,7 +436,7 @@ class Controller:
             elif isinstance(action, HandBack):
                 self.workloads.point_apex_at_target(spec, namespace, view)
                 if route_ctx is not None:
-                    with contextlib.suppress(InvalidSpec, NotFound):
+                    with contextlib.suppress(InvalidSpec, NotFound, MissingKind):
                         router.finalize(route_ctx)
                 self.workloads.remove_generated(spec, namespace, view)
 
@@ -471,6 +492,10 @@ class Controller:
         if conditions != (body.get("status") or {}).get("conditions"):
             meta = body["metadata"]
             self.kube.patch_canary_status(meta["namespace"], meta["name"], {"conditions": conditions})
+
+
+#: phases whose due ticks check and step (their rhythm is the analysis interval)
+_TIMED = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING})
 
 
 class LostLease(Exception):

@@ -35,7 +35,7 @@ from canary.adapters.metrics.templates import TemplateModel, render
 from canary.core.observations import Cause
 from canary.models.canary import Canary, Provider
 from controlplane.localcluster import free_port
-from controlplane.prometheus import Prometheus
+from controlplane.prometheus import AuthProxy, Prometheus
 from tests.conftest import Cluster
 from tests.support.workload import StandIn
 
@@ -146,40 +146,6 @@ def test_a_check_against_a_provider_that_does_not_answer_is_held_not_failed(clus
     assert [e.result for e in outcome.evidence] == ["held"]
 
 
-class AuthProxy:
-    """Prometheus behind a bearer token and a tenant header, like a hosted Prometheus."""
-
-    def __init__(self, upstream: str) -> None:
-        self.seen: list[dict[str, str]] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                proxy.seen.append(dict(self.headers))
-                if (
-                    self.headers.get("Authorization") != f"Bearer {TOKEN}"
-                    or self.headers.get("X-Scope-OrgID") != "team-a"
-                ):
-                    self.send_response(401)
-                    self.end_headers()
-                    self.wfile.write(b"unauthorized")
-                    return
-                with urllib.request.urlopen(upstream + self.path, timeout=5) as r:  # noqa: S310
-                    body = r.read()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def canary_spec(metrics: list[dict[str, Any]]) -> Any:
     return Canary.model_validate(
         {
@@ -195,7 +161,7 @@ def canary_spec(metrics: list[dict[str, Any]]) -> Any:
 def test_metric_templates_run_on_their_provider_with_credentials_from_a_secret(
     cluster: Cluster, crds: None, prometheus: Prometheus, namespace: str, workload: StandIn
 ) -> None:
-    proxy = AuthProxy(prometheus.url)
+    proxy = AuthProxy(prometheus.url, TOKEN, {"X-Scope-OrgID": "team-a"})
     core = client.CoreV1Api(cluster.api)
     core.create_namespaced_secret(
         namespace,

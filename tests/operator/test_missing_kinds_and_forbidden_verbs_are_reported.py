@@ -27,6 +27,7 @@ from tests.operator.conftest import (
     gateway_canary,
     get_canary,
     wait_for_phase,
+    wait_gone,
 )
 from tests.support.waiting import wait_for
 
@@ -81,6 +82,25 @@ def test_a_router_kind_that_is_not_installed_is_reported_and_recovers_once_insta
         assert warned
         assert warned[0][0] == "Warning"
         assert "httproutes.gateway.networking.k8s.io/v1" in warned[0][1]
+
+        # A Canary whose router kind is not installed can still be deleted: no route carries traffic.
+        apply(
+            bare_cluster,
+            "shop",
+            deployment("old", "example.invalid/old:1"),
+            gateway_canary("old", {"stepWeight": 50}),
+        )
+        wait_for(
+            "Ready=False",
+            lambda: (c := ready_condition(bare_cluster, "shop", "old")) and c["status"] == "False",
+            timeout=60,
+        )
+        bare_cluster.kubectl("delete", "canary", "old", "-n", "shop", "--wait=false")
+        wait_gone(bare_cluster, "shop", "old")
+        assert (
+            bare_cluster.kubectl("get", "deployment", "old-primary", "-n", "shop", check=False).returncode
+            == 0
+        )
 
         bare_cluster.kubectl(
             "apply", "--server-side", "-f", str(REPO / "tests" / "fixtures" / "crds" / "gateway-api.yaml")

@@ -294,7 +294,13 @@ class KubeClient:
 
     # ------------------------------------------------------------------------------ canaries
     def get_canary(self, namespace: str, name: str) -> JSON | None:
-        return self.get_custom(GROUP, VERSION, "canaries", namespace, name)
+        """The Canary, from the cache; a GET when the cache does not hold it (yet): kopf may start a
+        new Canary's daemon before the cache's watch has delivered it, and that first tick must not
+        take the Canary for gone."""
+        found = self.get_custom(GROUP, VERSION, "canaries", namespace, name)
+        if found is not None or self.caches is None:
+            return found
+        return _read(CANARIES, namespace, self._get, CANARIES.path(namespace) + f"/{name}")
 
     def patch_canary_status(
         self, namespace: str, name: str, status: JSON, *, resource_version: str | None = None
