@@ -751,17 +751,24 @@ class Stage:
         raise RuntimeError(f"CI could not push the release of {c.name}")
 
     def _merge(self, branch: str) -> None:
-        """A person merges the pull request: its branch into main (again, if main moved meanwhile)."""
-        for _ in range(10):
-            try:
-                self.person.pull()
-                git(self.person.dir, "fetch", "--quiet", "origin", branch)
-                git(self.person.dir, "merge", "--quiet", "--no-edit", "FETCH_HEAD")
-                git(self.person.dir, "push", "--quiet", "origin", "HEAD:main")
-                return
-            except subprocess.CalledProcessError:
-                time.sleep(0.5)
-        raise RuntimeError(f"could not merge {branch}")
+        """A person merges the pull request: its branch into main with a merge commit, made again from
+        the new tip if main moved meanwhile (never rebased: that would copy the controller's commit)."""
+        d = self.person.dir
+        try:
+            for _ in range(10):
+                try:
+                    git(d, "fetch", "--quiet", "origin", "main")
+                    git(d, "reset", "--quiet", "--hard", "origin/main")
+                    git(d, "fetch", "--quiet", "origin", branch)
+                    git(d, "merge", "--quiet", "--no-edit", "FETCH_HEAD")
+                    git(d, "push", "--quiet", "origin", "HEAD:main")
+                    return
+                except subprocess.CalledProcessError:
+                    time.sleep(0.5)
+            raise RuntimeError(f"could not merge {branch}")
+        finally:
+            git(d, "fetch", "--quiet", "origin", "main")
+            git(d, "reset", "--quiet", "--hard", "origin/main")  # nothing of ours left unpushed
 
     def _keep_evidence(self, c: Canary, r: Rollout, status: dict[str, Any]) -> None:
         """What a wrong outcome looked like, in the work directory (kept with --keep)."""
