@@ -352,6 +352,9 @@ class Stage:
         self.round_began = 0.0
         #: releases committed to Git in each round (a Git fault waits for them: CI is not under test)
         self.committed: Counter[int] = Counter()
+        #: the GitOps agent: the HEAD it last applied for each canary, and its last error
+        self.agent_applied: dict[str, str] = {}
+        self.agent_error = ""
         #: each canary's status.lastAppliedSpec when the round began
         self.applied_before: dict[str, Any] = {}
 
@@ -653,12 +656,11 @@ class Stage:
     # ------------------------------------------------------------------------------ the GitOps agent
     def _agent(self) -> None:
         """Apply HEAD of the config repository every second, as Flux would (direct, not faulted)."""
-        applied: dict[str, str] = {}
+        applied = self.agent_applied
         while not self.stopping.wait(1.0):
             try:
                 with self.ci_lock:
-                    self.person.pull()
-                    head = git(self.person.dir, "rev-parse", "HEAD").strip()
+                    head = self._sync_ci()
                     manifests = {
                         c.name: (self.person.dir / "apps" / c.name / "deployment.yaml").read_text()
                         for c in self.canaries
@@ -671,8 +673,9 @@ class Stage:
                     body["metadata"].setdefault("annotations", {})["canary.dev/git-revision"] = head
                     self.apply(body)
                     applied[name] = head
+                self.agent_error = ""
             except Exception as e:  # the API or Git may be restarting: the next pass catches up
-                log.debug("agent: %s", e)
+                self.agent_error = f"{type(e).__name__}: {e}"[:300]
 
     # ------------------------------------------------------------------------------ releasing
     def release(self, c: Canary, scenario: str, healthy: bool) -> Rollout:
@@ -705,7 +708,12 @@ class Stage:
             time.sleep(0.5)
         else:
             r.stuck = True
-            r.note = f"still {status.get('phase')} at {status.get('canaryWeight')}% after 300 s"
+            r.note = (
+                f"still {status.get('phase')} at {status.get('canaryWeight')}% after 300 s; target "
+                f"{self.container_image(c.name)}, applied {status.get('lastAppliedSpec')}, agent at "
+                f"{self.agent_applied.get(c.name, '-')[:12]} ({self.agent_error or 'no error'})"
+            )
+            self._keep_evidence(c, r, status)
             r.ended = time.time()
             return r
         r.ended, r.phase, r.revision = time.time(), status["phase"], status["lastAppliedSpec"]
@@ -729,26 +737,31 @@ class Stage:
             r.correct = r.correct and r.git_done
         return r
 
+    def _sync_ci(self) -> str:
+        """CI's clone equal to the remote's main (it never keeps work of its own); its HEAD."""
+        d = self.person.dir
+        git(d, "fetch", "--quiet", "origin", "main")
+        git(d, "reset", "--quiet", "--hard", "origin/main")
+        git(d, "clean", "--quiet", "-fdx")
+        return git(d, "rev-parse", "HEAD").strip()
+
     def _commit(self, c: Canary, body: dict[str, Any], version: int) -> None:
-        """CI's release commit; a push that loses a race (the controller pushed a revert meanwhile) is
-        rebased and pushed again, as CI would."""
-        try:
-            self.person.change(
-                {f"apps/{c.name}/deployment.yaml": yaml.safe_dump(body, sort_keys=False)},
-                f"{c.name} {image(c.name, version)}",
-            )
-            return
-        except subprocess.CalledProcessError:
-            pass
+        """CI's release commit, made on the remote's tip; a push that loses a race (the controller
+        pushed a revert meanwhile) is made again on the new tip, as CI would."""
+        path = f"apps/{c.name}/deployment.yaml"
+        error = ""
         for _ in range(10):
-            time.sleep(0.5)
             try:
-                git(self.person.dir, "pull", "--quiet", "--rebase", "origin", "main")
+                self._sync_ci()
+                (self.person.dir / path).write_text(yaml.safe_dump(body, sort_keys=False))
+                git(self.person.dir, "add", path)
+                git(self.person.dir, "commit", "--quiet", "-m", f"{c.name} {image(c.name, version)}")
                 git(self.person.dir, "push", "--quiet", "origin", "HEAD:main")
                 return
-            except subprocess.CalledProcessError:
-                continue
-        raise RuntimeError(f"CI could not push the release of {c.name}")
+            except subprocess.CalledProcessError as e:
+                error = (e.stderr or str(e)).strip()[-300:]
+                time.sleep(0.5)
+        raise RuntimeError(f"CI could not push the release of {c.name}: {error}")
 
     def _merge(self, branch: str) -> None:
         """A person merges the pull request: its branch into main with a merge commit, made again from
@@ -757,8 +770,7 @@ class Stage:
         try:
             for _ in range(10):
                 try:
-                    git(d, "fetch", "--quiet", "origin", "main")
-                    git(d, "reset", "--quiet", "--hard", "origin/main")
+                    self._sync_ci()
                     git(d, "fetch", "--quiet", "origin", branch)
                     git(d, "merge", "--quiet", "--no-edit", "FETCH_HEAD")
                     git(d, "push", "--quiet", "origin", "HEAD:main")
@@ -767,8 +779,7 @@ class Stage:
                     time.sleep(0.5)
             raise RuntimeError(f"could not merge {branch}")
         finally:
-            git(d, "fetch", "--quiet", "origin", "main")
-            git(d, "reset", "--quiet", "--hard", "origin/main")  # nothing of ours left unpushed
+            self._sync_ci()  # nothing of ours left unpushed
 
     def _keep_evidence(self, c: Canary, r: Rollout, status: dict[str, Any]) -> None:
         """What a wrong outcome looked like, in the work directory (kept with --keep)."""
