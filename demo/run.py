@@ -38,7 +38,15 @@ from kubernetes import client, config
 from controlplane.flux import LocalFlux
 from controlplane.gitserver import GitHTTPServer, Person, git
 from controlplane.loadtester import LoadTester
-from controlplane.localcluster import LocalCluster, http_ok, scratch_dir, terminate, wait_for_crds
+from controlplane.localcluster import (
+    ClusterError,
+    LocalCluster,
+    http_ok,
+    kubectl,
+    scratch_dir,
+    terminate,
+    wait_for_crds,
+)
 from controlplane.prometheus import Prometheus
 from demo import configrepo
 from demo.fleet import Behaviour, Fleet
@@ -173,16 +181,10 @@ class Demo:
             )
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
-        done = subprocess.run(
-            [str(BIN / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise StoryFailed(f"kubectl {' '.join(args[:2])} failed: {done.stderr.strip()}")
-        return done.stdout
+        try:
+            return kubectl(self.kubeconfig, *args, input=input)
+        except ClusterError as e:
+            raise StoryFailed(str(e)) from e
 
     # ------------------------------------------------------------------------------ reading
     def canary(self) -> dict[str, Any]:
