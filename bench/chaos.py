@@ -659,7 +659,7 @@ class Stage:
         while not self.stopping.wait(1.0):
             try:
                 with self.ci_lock:
-                    head = self._sync_ci()
+                    head = self.person.sync()
                     manifests = {
                         c.name: (self.person.dir / "apps" / c.name / "deployment.yaml").read_text()
                         for c in self.canaries
@@ -736,14 +736,6 @@ class Stage:
             r.correct = r.correct and r.git_done
         return r
 
-    def _sync_ci(self) -> str:
-        """CI's clone equal to the remote's main (it never keeps work of its own); its HEAD."""
-        d = self.person.dir
-        git(d, "fetch", "--quiet", "origin", "main")
-        git(d, "reset", "--quiet", "--hard", "origin/main")
-        git(d, "clean", "--quiet", "-fdx")
-        return git(d, "rev-parse", "HEAD").strip()
-
     def _commit(self, c: Canary, body: dict[str, Any], version: int) -> None:
         """CI's release commit, made on the remote's tip; a push that loses a race (the controller
         pushed a revert meanwhile) is made again on the new tip, as CI would."""
@@ -751,7 +743,7 @@ class Stage:
         error = ""
         for _ in range(10):
             try:
-                self._sync_ci()
+                self.person.sync()
                 (self.person.dir / path).write_text(yaml.safe_dump(body, sort_keys=False))
                 git(self.person.dir, "add", path)
                 git(self.person.dir, "commit", "--quiet", "-m", f"{c.name} {image(c.name, version)}")
@@ -769,7 +761,7 @@ class Stage:
         try:
             for _ in range(10):
                 try:
-                    self._sync_ci()
+                    self.person.sync()
                     git(d, "fetch", "--quiet", "origin", branch)
                     git(d, "merge", "--quiet", "--no-edit", "FETCH_HEAD")
                     git(d, "push", "--quiet", "origin", "HEAD:main")
@@ -778,7 +770,7 @@ class Stage:
                     time.sleep(0.5)
             raise RuntimeError(f"could not merge {branch}")
         finally:
-            self._sync_ci()  # nothing of ours left unpushed
+            self.person.sync()  # nothing of ours left unpushed
 
     def _keep_evidence(self, c: Canary, r: Rollout, status: dict[str, Any]) -> None:
         """What a wrong outcome looked like, in the work directory (kept with --keep)."""

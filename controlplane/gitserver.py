@@ -223,6 +223,14 @@ class Person:
         if git(self.dir, "ls-remote", "--heads", "origin", "main").strip():  # not the first commit
             git(self.dir, "pull", "--quiet", "--rebase", "origin", "main")
 
+    def sync(self) -> str:
+        """Make the clone equal to the remote's main, dropping any work of its own (a commit whose
+        push lost a race, a rebase stopped on a conflict); its HEAD."""
+        git(self.dir, "fetch", "--quiet", "origin", "main")
+        git(self.dir, "reset", "--quiet", "--hard", "origin/main")
+        git(self.dir, "clean", "--quiet", "-fdx")
+        return git(self.dir, "rev-parse", "HEAD").strip()
+
     def read(self, path: str) -> str:
         self.pull()
         return (self.dir / path).read_text()
