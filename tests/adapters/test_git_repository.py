@@ -138,6 +138,38 @@ def test_a_remote_that_hangs_or_crawls_is_given_up_within_the_deadlines(
         proxy.stop()
 
 
+def test_a_copy_cut_off_at_any_point_is_usable_by_the_next_write(
+    ci: Person, git_remote: str, git_server: GitHTTPServer, tmp_path: Path
+) -> None:
+    """The next write reuses the working copy a cut-off write left: a clone killed while the remote
+    hung, a fetch killed the same way (its lock files stay), and a copy with no commit or remote."""
+    tip = git(ci.dir, "rev-parse", "HEAD").strip()
+    proxy = FaultProxy(("127.0.0.1", git_server.port), delay=2.0).start()
+    try:
+        url = git_remote.replace(f"127.0.0.1:{git_server.port}", proxy.address)
+        workdir = tmp_path / "copy" / "repo"
+        proxy.set(Mode.HANG)
+        with pytest.raises(GitTimeout):
+            Repository(url, workdir, command_timeout=1.0).sync()
+        proxy.set(Mode.OPEN)
+        assert Repository(url, workdir).sync() == tip
+
+        moved = ci.commit("apps/shop/deploy.yaml", "image: shop:1.0.1\n", "shop 1.0.1")
+        proxy.set(Mode.HANG)
+        with pytest.raises(GitTimeout):
+            Repository(url, workdir, command_timeout=1.0).sync()
+        (workdir / ".git" / "index.lock").write_text("")  # as a reset killed mid-way leaves it
+        proxy.set(Mode.OPEN)
+        assert Repository(url, workdir).sync() == moved
+    finally:
+        proxy.stop()
+
+    bare = tmp_path / "bare" / "repo"
+    bare.mkdir(parents=True)
+    subprocess.run(["git", "init", "--quiet", str(bare)], check=True, env=ENV)
+    assert Repository(git_remote, bare).sync() == moved
+
+
 def test_a_second_controller_finds_the_first_ones_commit(ci: Person, git_remote: str, tmp_path: Path) -> None:
     bad = ci.commit("apps/shop/deploy.yaml", "image: shop:1.1.0\n", "shop 1.1.0")
     first = Repository(git_remote, tmp_path / "one" / "repo")

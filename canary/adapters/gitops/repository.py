@@ -204,17 +204,38 @@ class Repository:
     # ------------------------------------------------------------------------------ reading
     def sync(self) -> str:
         """Make the working copy equal to the remote branch; its tip."""
+        if (self.workdir / ".git").exists() and not self._whole():
+            shutil.rmtree(self.workdir, ignore_errors=True)
         if not (self.workdir / ".git").exists():
+            # A clone cut off by its deadline (the process group is killed, so git cannot clean up)
+            # must not leave a copy that looks whole: clone beside it, then rename into place.
             self.workdir.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.workdir.with_name(self.workdir.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
             self.git(
                 "clone", "--quiet", "--no-tags", "--single-branch", "--branch", self.branch, self.url,
-                str(self.workdir), cwd=self.workdir.parent,
+                str(partial), cwd=self.workdir.parent,
             )  # fmt: skip
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            partial.rename(self.workdir)
         else:
-            self.git("fetch", "--quiet", "--no-tags", "origin", self.branch)
+            # A git command killed at its deadline leaves its lock files; the caller holds the copy
+            # alone, so any lock found now is stale.
+            for lock in (self.workdir / ".git").rglob("*.lock"):
+                lock.unlink(missing_ok=True)
+            # The refspec is explicit so the remote-tracking ref is written whatever the copy's config says.
+            tracking = f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}"
+            self.git("fetch", "--quiet", "--no-tags", "origin", tracking)
             self.git("reset", "--quiet", "--hard", f"origin/{self.branch}")
             self.git("clean", "--quiet", "-fdx")
         return self.head()
+
+    def _whole(self) -> bool:
+        """Whether the copy has a commit checked out and its remote set (local checks only): a copy
+        left by an earlier version's cut-off clone may have neither, and is then cloned afresh."""
+        has_head = self.git("rev-parse", "--verify", "--quiet", "HEAD", check=False).returncode == 0
+        remote = self.git("remote", "get-url", "origin", check=False)
+        return has_head and remote.returncode == 0 and remote.stdout.strip() == self.url
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").stdout.strip()
