@@ -76,6 +76,7 @@ from controlplane.localcluster import (
     LocalCluster,
     free_port,
     kubectl,
+    kubectl_path,
     scratch_dir,
     terminate,
     wait_for_crds,
@@ -85,7 +86,6 @@ from demo.fleet import Fleet
 from demo.gateway import Gateway
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 NS = "chaos"
 INTERVAL = 2.0
 LEASE, RENEW = 4.0, 1.0
@@ -438,7 +438,7 @@ class Stage:
             ),
             f"--filename={REPO / 'tests' / 'fixtures' / 'crds' / 'gateway-api.yaml'}",
         )
-        wait_for_crds([str(BIN / "kubectl"), f"--kubeconfig={self.cluster.kubeconfig}"], "crd", "--all")
+        wait_for_crds([kubectl_path(), f"--kubeconfig={self.cluster.kubeconfig}"], "crd", "--all")
         self.kubectl("create", "namespace", NS)
 
         self.prometheus = Prometheus(w / "prometheus")

@@ -208,16 +208,28 @@ class Person:
     def commit(self, path: str, text: str, message: str) -> str:
         return self.change({path: text}, message)
 
-    def change(self, files: dict[str, str], message: str) -> str:
-        """Commit ``files`` (path -> text) on top of the remote's main and push; the new commit."""
-        self.pull()
-        for path, text in files.items():
-            (self.dir / path).parent.mkdir(parents=True, exist_ok=True)
-            (self.dir / path).write_text(text)
-            git(self.dir, "add", path)
-        git(self.dir, "commit", "--quiet", "-m", message)
-        git(self.dir, "push", "--quiet", "origin", "HEAD:main")
-        return git(self.dir, "rev-parse", "HEAD").strip()
+    def change(self, files: dict[str, str], message: str, attempts: int = 5) -> str:
+        """Commit ``files`` (path -> text) on top of the remote's main and push; the new commit.  A
+        push that loses a race (the controller pushed meanwhile) is redone on the new tip, as a CI
+        job would, never rebased: the clone is never left half-way."""
+        for _ in range(attempts):
+            self.pull()
+            for path, text in files.items():
+                (self.dir / path).parent.mkdir(parents=True, exist_ok=True)
+                (self.dir / path).write_text(text)
+                git(self.dir, "add", path)
+            git(self.dir, "commit", "--quiet", "-m", message)
+            pushed = subprocess.run(
+                ["git", "push", "--quiet", "origin", "HEAD:main"],
+                cwd=self.dir,
+                env=ENV,
+                capture_output=True,
+                check=False,
+            )
+            if pushed.returncode == 0:
+                return git(self.dir, "rev-parse", "HEAD").strip()
+            self.sync()
+        raise RuntimeError(f"{message!r} lost the race to push {attempts} times")
 
     def pull(self) -> None:
         if git(self.dir, "ls-remote", "--heads", "origin", "main").strip():  # not the first commit

@@ -43,6 +43,7 @@ from controlplane.localcluster import (
     LocalCluster,
     http_ok,
     kubectl,
+    kubectl_path,
     scratch_dir,
     terminate,
     wait_for_crds,
@@ -54,7 +55,6 @@ from demo.gateway import Gateway
 from demo.timeline import Timeline
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 NAMESPACE = "demo"
 APP = "web"
 #: what each image does when it runs (the stand-ins read it): 1.2.0 is the faulty build
@@ -111,7 +111,7 @@ class Demo:
             *(f"--filename={REPO / 'crds' / f'{kind}.yaml'}" for kind in CRDS),
             f"--filename={REPO / 'tests' / 'fixtures' / 'crds' / 'gateway-api.yaml'}",
         )
-        wait_for_crds([str(BIN / "kubectl"), f"--kubeconfig={self.kubeconfig}"], "crd", "--all")
+        wait_for_crds([kubectl_path(), f"--kubeconfig={self.kubeconfig}"], "crd", "--all")
         self.kubectl("create", "namespace", NAMESPACE)
 
         self.say("starting Prometheus and the git remote")
