@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from canary.adapters.metrics.analysis import comparison, judge_samples, judged_failures, range_check
+from canary.adapters.routers.registry import capabilities_of
 from canary.core.actions import SetWeights
 from canary.core.judge import Counts
 from canary.core.machine import Decided, NeedChecks, step
@@ -180,7 +181,7 @@ def run(
         obs = Observations(
             target=Readiness(True, True), primary=Readiness(True, True), target_hash="v2", routes=routes
         )
-        result = step(canary, status, obs, now, provider=Provider.GATEWAYAPI)
+        result = step(canary, status, obs, now, capabilities=capabilities_of(Provider.GATEWAYAPI))
         if isinstance(result, NeedChecks):
             kinds = result.kinds
             checks = {
@@ -189,7 +190,13 @@ def run(
                 else CheckOutcome.ok()
                 for k in kinds
             }
-            result = step(canary, status, obs.with_checks(checks), now, provider=Provider.GATEWAYAPI)
+            result = step(
+                canary,
+                status,
+                obs.with_checks(checks),
+                now,
+                capabilities=capabilities_of(Provider.GATEWAYAPI),
+            )
         assert isinstance(result, Decided)
         for action in result.actions:
             if isinstance(action, SetWeights):

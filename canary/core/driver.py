@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from canary.core.capabilities import Capability
 from canary.core.machine import Decided, step
 from canary.core.observations import CheckKind, CheckOutcome, Observations
-from canary.models.canary import CanarySpec, CanaryStatus, Provider
+from canary.models.canary import CanarySpec, CanaryStatus
 
 #: runs the checks the machine asks for, in order; returns their outcomes
 RunChecks = Callable[[tuple[CheckKind, ...]], Mapping[CheckKind, CheckOutcome]]
@@ -30,13 +31,13 @@ def decide(
     obs: Observations,
     now: datetime,
     *,
-    provider: Provider,
+    capabilities: frozenset[Capability],
     run_checks: RunChecks,
     generation: int | None = None,
 ) -> Decided:
     """One tick's decision: ``step`` with the outcomes of every check it reaches."""
     for _ in range(LIMIT):
-        result = step(spec, status, obs, now, provider=provider, generation=generation)
+        result = step(spec, status, obs, now, capabilities=capabilities, generation=generation)
         if isinstance(result, Decided):
             return result
         asked = [k for k in result.kinds if k not in obs.checks]

@@ -49,6 +49,7 @@ from canary.core.actions import (
     normal,
     warning,
 )
+from canary.core.capabilities import Capability
 from canary.core.observations import Cause, CheckKind, CheckOutcome, Observations
 from canary.core.weights import next_canary_weight, next_primary_weight_during_promotion
 from canary.models.canary import (
@@ -58,14 +59,13 @@ from canary.models.canary import (
     Condition,
     HookType,
     Phase,
-    Provider,
     Strategy,
 )
 from canary.models.gitops import GitOpsStatus, GitWrite, GitWriteKind, OnRollback
 
-#: Blue/green iterations the kubernetes provider uses when the spec asks for weights (Flagger: 10).
+#: Blue/green iterations a router without weights (the kubernetes provider) uses when the spec asks
+#: for weights (Flagger: 10).
 KUBERNETES_DEFAULT_ITERATIONS = 10
-MIRRORING_PROVIDERS = frozenset({"istio", "gatewayapi"})
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,8 @@ class _Tick:
     status: CanaryStatus
     obs: Observations
     now: datetime
-    provider: Provider
+    #: what the canary's router can do (``canary.core.capabilities``): decisions follow it
+    capabilities: frozenset[Capability]
     updates: dict[str, Any] = field(default_factory=dict)
     actions: list[Action] = field(default_factory=list)
     failure: str | None = None
@@ -167,23 +168,24 @@ class _Tick:
         return self.spec.target_ref.name
 
     @property
-    def kubernetes(self) -> bool:
-        return self.provider.family == "kubernetes"
+    def all_at_once(self) -> bool:
+        """The router cannot split by weight (the kubernetes provider): it moves all traffic at once."""
+        return Capability.WEIGHTS not in self.capabilities
 
     def strategy(self) -> Strategy:
-        # The kubernetes provider cannot split traffic by weight or by request: it is blue/green only.
-        return Strategy.BLUE_GREEN if self.kubernetes else self.spec.strategy
+        # A router that cannot split traffic by weight cannot split it by request either: blue/green only.
+        return Strategy.BLUE_GREEN if self.all_at_once else self.spec.strategy
 
     def iterations(self) -> int:
         analysis = self.spec.effective_analysis
         configured = analysis.iterations if analysis is not None and analysis.iterations else 0
-        if self.kubernetes and configured < 1:
+        if self.all_at_once and configured < 1:
             return KUBERNETES_DEFAULT_ITERATIONS
         return configured
 
     def mirroring(self) -> bool:
         analysis = self.spec.effective_analysis
-        return bool(analysis and analysis.mirror) and self.provider.family in MIRRORING_PROVIDERS
+        return bool(analysis and analysis.mirror) and Capability.MIRRORING in self.capabilities
 
     def elapsed_since(self, value: str | None) -> float:
         return 0.0 if value is None else (self.now - parse_timestamp(value)).total_seconds()
@@ -227,11 +229,11 @@ def step(
     obs: Observations,
     now: datetime,
     *,
-    provider: Provider,
+    capabilities: frozenset[Capability],
     generation: int | None = None,
 ) -> Step:
-    """Decide one tick.  Pure: no I/O, no clock, no logging."""
-    tick = _Tick(spec, status, obs, now, provider)
+    """Decide one tick.  Pure: no I/O, no clock, no logging.  ``capabilities``: what the router can do."""
+    tick = _Tick(spec, status, obs, now, capabilities)
     try:
         _run(tick)
     except _Need as need:
@@ -331,11 +333,11 @@ def _maybe_start(t: _Tick) -> None:
                 )
             t.set(phase=Phase.WAITING)
             return
-    if t.kubernetes and t.spec.strategy is not Strategy.BLUE_GREEN:
+    if t.all_at_once and t.spec.strategy is not Strategy.BLUE_GREEN:
         t.emit(
             warning(
                 Reason.UNSUPPORTED,
-                "The kubernetes provider switches all traffic at once: running blue/green with "
+                "The provider switches all traffic at once: running blue/green with "
                 f"{t.iterations()} iterations (spec.analysis.stepWeight/match do not apply)",
             )
         )
@@ -606,7 +608,7 @@ def _promote(t: _Tick) -> None:
         return
     routes = t.obs.routes
     primary = routes.primary if routes is not None else 100 - t.status.canary_weight
-    nxt = 100 if t.kubernetes else next_primary_weight_during_promotion(t.spec, primary)
+    nxt = 100 if t.all_at_once else next_primary_weight_during_promotion(t.spec, primary)
     t.emit(SetWeights(nxt, 100 - nxt))
     t.set(canary_weight=100 - nxt)
     if nxt >= 100:

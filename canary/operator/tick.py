@@ -40,7 +40,8 @@ from canary.adapters.kube.workloads import Workloads, WorkloadView
 from canary.adapters.metrics.analysis import AnalysisContext
 from canary.adapters.notify import Notifier
 from canary.adapters.recorder import MetricsRecorder
-from canary.adapters.routers.base import RouteContext, Router
+from canary.adapters.routers.applier import Traffic
+from canary.adapters.routers.base import RouteContext
 from canary.adapters.routers.registry import UnknownProvider, router_for
 from canary.adapters.routers.session import session_for
 from canary.core.actions import (
@@ -233,7 +234,7 @@ class Controller:
         interval = spec.interval_seconds(self.settings.min_interval)
         provider = spec.provider or self.settings.default_provider
         try:
-            router = router_for(provider, self.kube)
+            router = Traffic(self.kube, router_for(provider))
         except UnknownProvider as e:
             if deleting:
                 return TickResult(interval, finalized=True)
@@ -251,7 +252,7 @@ class Controller:
         self,
         body: dict[str, Any],
         canary: Canary,
-        router: Router,
+        router: Traffic,
         provider: Provider,
         *,
         due: bool,
@@ -299,7 +300,7 @@ class Controller:
             status,
             obs,
             now,
-            provider=provider,
+            capabilities=router.capabilities,
             generation=body.get("metadata", {}).get("generation"),
             run_checks=lambda kinds: self._run_checks(kinds, context),
         )
@@ -356,7 +357,7 @@ class Controller:
         status: CanaryStatus,
         namespace: str,
         name: str,
-        router: Router,
+        router: Traffic,
         *,
         deleting: bool,
     ) -> tuple[WorkloadView, RouteContext | None, Routes | None]:
@@ -407,7 +408,7 @@ class Controller:
         namespace: str,
         name: str,
         route_ctx: RouteContext | None,
-        router: Router,
+        router: Traffic,
         view: WorkloadView,
         deleting: bool,
     ) -> None:

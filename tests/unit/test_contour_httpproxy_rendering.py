@@ -16,7 +16,7 @@ from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from tests.unit.core.sim import make_spec
 
-ROUTER = ContourRouter(kube=None)  # type: ignore[arg-type] - rendering only
+ROUTER = ContourRouter()
 
 
 def context(analysis: dict[str, Any] | None = None, **service: Any) -> RouteContext:

@@ -55,7 +55,7 @@ def context(previous: str | None = None) -> RouteContext:
 
 
 def test_istio_pins_sessions_while_the_canary_has_traffic() -> None:
-    router = IstioRouter(kube=None)  # type: ignore[arg-type] - rendering only
+    router = IstioRouter()
     ctx = context(previous="pin=old")
     http = router.virtual_service(ctx, Routes(70, 30))["spec"]["http"]
     assert [r.get("name") for r in http] == ["canary-session", "primary-session", "previous-session", None]
@@ -77,7 +77,7 @@ def test_istio_pins_sessions_while_the_canary_has_traffic() -> None:
 
 
 def test_gateway_api_keeps_the_weighted_rule_first() -> None:
-    router = GatewayAPIRouter(kube=None)  # type: ignore[arg-type] - rendering only
+    router = GatewayAPIRouter()
     ctx = context()
     rules = router.rules(ctx, Routes(50, 50))
     assert len(rules) == 3
@@ -101,9 +101,7 @@ def test_session_for_follows_the_status() -> None:
 
 def test_gateway_api_mirror_weight() -> None:
     s = make_spec({"iterations": 2, "mirror": True, "mirrorWeight": 25}, provider="gatewayapi")
-    rule = GatewayAPIRouter(kube=None).rules(
-        RouteContext(s, "ns", "web", "app", "web"), Routes(100, 0, True)
-    )[0]  # type: ignore[arg-type]
+    rule = GatewayAPIRouter().rules(RouteContext(s, "ns", "web", "app", "web"), Routes(100, 0, True))[0]  # type: ignore[arg-type]
     assert rule["filters"][0]["requestMirror"]["percent"] == 25
 
 
@@ -122,7 +120,7 @@ def test_gateway_api_headers_rewrite_and_retries() -> None:
             "retries": {"attempts": 3, "perTryTimeout": "2s", "retryOn": "gateway-error,429,reset"},
         },
     )
-    rule = GatewayAPIRouter(kube=None).rules(RouteContext(s, "ns", "web", "app", "web"), Routes(90, 10))[0]  # type: ignore[arg-type]
+    rule = GatewayAPIRouter().rules(RouteContext(s, "ns", "web", "app", "web"), Routes(90, 10))[0]  # type: ignore[arg-type]
     assert rule["filters"] == [
         {
             "type": "RequestHeaderModifier",

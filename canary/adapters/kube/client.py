@@ -110,6 +110,47 @@ def domain_errors(
         raise
 
 
+_UNREAD = object()
+
+
+def contains(have: Any, want: Any) -> bool:
+    """Whether ``have`` already carries everything ``want`` sets (dicts by key, lists item by item;
+    a None in ``want`` is a key that must be absent, as in a merge patch)."""
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return False
+        return all(
+            (k not in have) if v is None else (k in have and contains(have[k], v)) for k, v in want.items()
+        )
+    if isinstance(want, list):
+        return (
+            isinstance(have, list)
+            and len(have) == len(want)
+            and all(contains(h, w) for h, w in zip(have, want, strict=True))
+        )
+    return bool(have == want)
+
+
+def differs(existing: JSON, wanted: JSON) -> bool:
+    """``existing`` needs a patch to be ``wanted``: its spec is another, or a label or annotation
+    ``wanted`` sets is not there."""
+    meta, have = wanted.get("metadata") or {}, existing.get("metadata") or {}
+    return (
+        existing.get("spec") != wanted.get("spec")
+        or not contains(have.get("labels") or {}, meta.get("labels") or {})
+        or not contains(have.get("annotations") or {}, meta.get("annotations") or {})
+    )
+
+
+def _without_nones(body: JSON) -> JSON:
+    """``body`` to create: the labels and annotations a merge patch would remove (None) left out."""
+    meta = dict(body["metadata"])
+    for key in ("labels", "annotations"):
+        if isinstance(meta.get(key), dict):
+            meta[key] = {k: v for k, v in meta[key].items() if v is not None}
+    return {**body, "metadata": meta}
+
+
 def _json(resp: Any) -> JSON:
     data: JSON = json.loads(resp.data)
     return data
@@ -252,20 +293,23 @@ class KubeClient:
         resource = Resource(group, version, plural)
         self._remember(resource, self._call(resource, body["metadata"]["namespace"], "POST", body=body))
 
-    def ensure_spec(self, group: str, version: str, plural: str, wanted: JSON) -> None:
-        """Create ``wanted``, or patch the existing object's spec when it differs (no request otherwise)."""
+    def ensure_spec(
+        self, group: str, version: str, plural: str, wanted: JSON, *, existing: JSON | object | None = _UNREAD
+    ) -> None:
+        """Create ``wanted``, or patch the existing object (``existing``: already read) when its spec,
+        or a label or annotation ``wanted`` sets, differs; no request otherwise.  The patch merges
+        those labels and annotations (others may own the rest; a None removes one) and replaces the
+        spec's fields (lists wholesale)."""
         meta = wanted["metadata"]
-        existing = self.get_custom(group, version, plural, meta["namespace"], meta["name"])
+        if existing is _UNREAD:
+            existing = self.get_custom(group, version, plural, meta["namespace"], meta["name"])
         if existing is None:
-            self.create_custom(group, version, plural, wanted)
-        elif existing.get("spec") != wanted["spec"]:
+            self.create_custom(group, version, plural, _without_nones(wanted))
+        elif isinstance(existing, dict) and differs(existing, wanted):
+            patch: JSON = {"metadata": {k: meta[k] for k in ("labels", "annotations") if meta.get(k)}}
+            patch["spec"] = wanted.get("spec")
             self.patch_custom(
-                group,
-                version,
-                plural,
-                namespace=meta["namespace"],
-                name=meta["name"],
-                patch={"spec": wanted["spec"]},
+                group, version, plural, namespace=meta["namespace"], name=meta["name"], patch=patch
             )
 
     def patch_custom(

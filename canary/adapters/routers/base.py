@@ -1,17 +1,27 @@
-"""The ``Router`` protocol: how a provider creates its routing objects and moves traffic.
+"""What a router is: pure functions from a Canary's spec and weights to routing objects, and back.
 
-Who calls this: ``canary.operator.tick`` (reconcile before deciding, set_routes for the core's
-``SetWeights`` actions, get_routes to observe).  Routers are the source of truth for weights: the
-status only records what was last written.
+A router renders the objects that route a canary's traffic (``render``), reads the weights back from
+them (``read``), says which objects those are (``refs``, and ``inputs`` for objects it only reads,
+such as the Ingress the nginx router clones), what a Canary being deleted leaves behind
+(``handback``), and what it can do (``capabilities``, which the decision core receives instead of a
+provider's name).  It makes no request: ``canary.adapters.routers.applier`` gets what the refs name,
+calls the router, and creates or patches what differs, the same way for every router.
+
+Routers are the source of truth for weights: the status only records what was last written.  Like
+every routing object here, a rendered object carries the canary's label but no ownerReference:
+deleting a Canary must never garbage-collect what routes traffic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
+from canary.adapters.kube.cache import Resource
 from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
 from canary.adapters.routers.session import Session
+from canary.core.capabilities import Capability
 from canary.core.observations import Routes
 from canary.models.canary import CanarySpec
 
@@ -57,16 +67,56 @@ class RouteContext:
         }
 
 
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One object a router renders or reads, in the Canary's namespace."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    name: str
+    #: True: the router creates the object and its spec is wholly the router's.  False: someone else
+    #: made it (the apex Service) and the router only merges the fields it renders, to move traffic.
+    owned: bool = True
+
+    @property
+    def resource(self) -> Resource:
+        return Resource(self.group, self.version, self.plural)
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def body(self, metadata: JSON, spec: JSON) -> JSON:
+        return {"apiVersion": self.api_version, "kind": self.kind, "metadata": metadata, "spec": spec}
+
+
+#: what the applier found for each ref (None: the object does not exist)
+Found = Mapping[Ref, JSON | None]
+#: objects to write: each with the ref it is rendered for, in the order they are to be written
+Rendered = list[tuple[Ref, JSON]]
+
+
 class Router(Protocol):
-    def reconcile(self, ctx: RouteContext) -> None:
-        """Create or update the routing objects, keeping the current weights."""
+    capabilities: ClassVar[frozenset[Capability]]
 
-    def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
-        """Send ``routes.primary``/``routes.canary`` percent of traffic (and mirror if asked)."""
+    def refs(self, ctx: RouteContext) -> list[Ref]:
+        """The objects the router renders."""
 
-    def get_routes(self, ctx: RouteContext) -> Routes:
-        """The weights the routing objects carry now."""
+    def inputs(self, ctx: RouteContext) -> list[Ref]:
+        """Objects the router reads but never writes."""
 
-    def finalize(self, ctx: RouteContext) -> None:
-        """Hand traffic back to the apex Service (which then selects the target's Pods) and remove
-        what only the canary needed.  Called when a Canary with revertOnDeletion is deleted."""
+    def render(self, ctx: RouteContext, routes: Routes, found: Found) -> Rendered:
+        """The objects sending ``routes.primary``/``routes.canary`` percent of traffic (and mirroring
+        if asked); InvalidSpec for a spec they cannot express."""
+
+    def read(self, ctx: RouteContext, found: Found) -> Routes:
+        """The weights the objects carry now (100/0 when they do not exist yet)."""
+
+    def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
+        """For a Canary being deleted (revertOnDeletion), once the apex Service selects the target
+        again: what to rewrite so that everything goes to the apex Service, and what to delete."""

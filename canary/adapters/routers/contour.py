@@ -17,16 +17,18 @@ Anything else in a match entry (uri, method, withoutHeaders, ...) is refused as 
 naming the field, rather than dropped, which would widen the match.
 
 Like the other routing objects, the HTTPProxy carries the canary's label but no ownerReference, and
-``finalize`` keeps it (the root HTTPProxy includes it) but sends everything to the apex Service.
+a Canary deleted with revertOnDeletion keeps it (the root HTTPProxy includes it) but sends
+everything to the apex Service.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
-from canary.adapters.routers.base import RouteContext
+from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.adapters.routers.single import SingleObjectRouter
+from canary.core.capabilities import Capability
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from canary.models.canary import HTTPMatchRequest, Strategy, StringMatch
@@ -86,6 +88,15 @@ def match_conditions(m: HTTPMatchRequest, index: int) -> list[dict[str, Any]]:
 
 class ContourRouter(SingleObjectRouter):
     GROUP, VERSION, PLURAL, KIND = GROUP, VERSION, PLURAL, "HTTPProxy"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.WEIGHTS,
+            Capability.HEADER_MATCH,
+            Capability.QUERY_MATCH,
+            Capability.TIMEOUTS,
+            Capability.RETRIES,
+        }
+    )
 
     # ------------------------------------------------------------------------------ building
     @staticmethod
@@ -127,7 +138,7 @@ class ContourRouter(SingleObjectRouter):
         return {"routes": self.routes(ctx, routes)}
 
     def proxy(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
-        return self.render(ctx, routes)
+        return self.object(ctx, routes)
 
     @staticmethod
     def weights(obj: dict[str, Any]) -> dict[str, int]:
@@ -136,17 +147,8 @@ class ContourRouter(SingleObjectRouter):
         services = routes[0].get("services") or [] if routes else []
         return {s.get("name"): int(s.get("weight") or 0) for s in services}
 
-    def finalize(self, ctx: RouteContext) -> None:
+    def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
         """Keep the HTTPProxy (a root HTTPProxy includes it) but send it all to the apex Service."""
-        if self.kube.get_custom(GROUP, VERSION, PLURAL, ctx.namespace, ctx.apex) is None:
-            return
         route = self._route(ctx, [], Routes(100, 0))
         route["services"] = [{"name": ctx.apex, "port": ctx.spec.service.port, "weight": 100}]
-        self.kube.patch_custom(
-            GROUP,
-            VERSION,
-            PLURAL,
-            namespace=ctx.namespace,
-            name=ctx.apex,
-            patch={"spec": {"routes": [route]}},
-        )
+        return [(self.ref(ctx), self.ref(ctx).body(ctx.apex_metadata(), {"routes": [route]}))], []

@@ -22,11 +22,11 @@ the order, so the weighted rule stays first (it is the one read back as the curr
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
-from canary.adapters.kube.client import KubeClient
-from canary.adapters.routers.base import RouteContext
+from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.adapters.routers.session import Session
+from canary.core.capabilities import Capability
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from canary.models.canary import HTTPMatchRequest, HTTPRewrite, Provider, Strategy, StringMatch
@@ -125,8 +125,22 @@ def _add_response_header(name: str, value: str) -> dict[str, Any]:
 
 
 class GatewayAPIRouter:
-    def __init__(self, kube: KubeClient, provider: Provider = Provider.GATEWAYAPI) -> None:
-        self.kube = kube
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.WEIGHTS,
+            Capability.HEADER_MATCH,
+            Capability.QUERY_MATCH,
+            Capability.PATH_MATCH,
+            Capability.MIRRORING,
+            Capability.SESSION_AFFINITY,
+            Capability.TIMEOUTS,
+            Capability.RETRIES,
+            Capability.HEADER_OPERATIONS,
+            Capability.REWRITE,
+        }
+    )
+
+    def __init__(self, provider: Provider = Provider.GATEWAYAPI) -> None:
         self.version = "v1beta1" if provider is Provider.GATEWAYAPI_V1BETA1 else "v1"
 
     # ------------------------------------------------------------------------------ building
@@ -228,46 +242,39 @@ class GatewayAPIRouter:
             rules.append(rule)
         return rules
 
-    def route(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
+    def ref(self, ctx: RouteContext) -> Ref:
+        return Ref(GROUP, self.version, "httproutes", "HTTPRoute", ctx.apex)
+
+    def route(
+        self, ctx: RouteContext, routes: Routes, rules: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         svc = ctx.spec.service
         parents = [r.wire() for r in svc.gateway_refs or []]
-        spec: dict[str, Any] = {"parentRefs": parents, "rules": self.rules(ctx, routes)}
+        spec: dict[str, Any] = {
+            "parentRefs": parents,
+            "rules": self.rules(ctx, routes) if rules is None else rules,
+        }
         if svc.hosts:
             spec["hostnames"] = list(svc.hosts)
-        return {
-            "apiVersion": f"{GROUP}/{self.version}",
-            "kind": "HTTPRoute",
-            "metadata": ctx.apex_metadata(),
-            "spec": spec,
-        }
+        return self.ref(ctx).body(ctx.apex_metadata(), spec)
 
     # ------------------------------------------------------------------------------ Router
-    def reconcile(self, ctx: RouteContext) -> None:
+    def refs(self, ctx: RouteContext) -> list[Ref]:
+        return [self.ref(ctx)]
+
+    def inputs(self, ctx: RouteContext) -> list[Ref]:
+        return []
+
+    def render(self, ctx: RouteContext, routes: Routes, found: Found) -> Rendered:
         if not ctx.spec.service.gateway_refs:
             raise InvalidSpec(
                 "spec.service.gatewayRefs: the gatewayapi provider needs the Gateway(s) to attach to"
             )
-        existing = self.kube.get_custom(GROUP, self.version, "httproutes", ctx.namespace, ctx.apex)
-        if existing is None:
-            self.kube.create_custom(GROUP, self.version, "httproutes", self.route(ctx, Routes(100, 0)))
-            return
-        wanted = self.route(ctx, self._read(existing, ctx))
-        if existing.get("spec") != wanted["spec"]:
-            self._patch(ctx, wanted)
+        return [(self.ref(ctx), self.route(ctx, routes))]
 
-    def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
-        self._patch(ctx, self.route(ctx, routes))
-
-    def get_routes(self, ctx: RouteContext) -> Routes:
-        existing = self.kube.get_custom(GROUP, self.version, "httproutes", ctx.namespace, ctx.apex)
-        return self._read(existing, ctx) if existing else Routes(100, 0)
-
-    def _patch(self, ctx: RouteContext, wanted: dict[str, Any]) -> None:
-        # Labels and annotations are merged (other controllers may own some); the spec is ours.
-        patch = {"metadata": {"labels": wanted["metadata"]["labels"]}, "spec": wanted["spec"]}
-        self.kube.patch_custom(
-            GROUP, self.version, "httproutes", namespace=ctx.namespace, name=ctx.apex, patch=patch
-        )
+    def read(self, ctx: RouteContext, found: Found) -> Routes:
+        route = found.get(self.ref(ctx))
+        return self._read(route, ctx) if route is not None else Routes(100, 0)
 
     def _read(self, route: dict[str, Any], ctx: RouteContext) -> Routes:
         rules = route.get("spec", {}).get("rules") or []
@@ -284,11 +291,8 @@ class GatewayAPIRouter:
             weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0), mirrored
         )
 
-    def finalize(self, ctx: RouteContext) -> None:
+    def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
         """Keep the HTTPRoute (the Gateway's traffic depends on it) but send it all to the apex Service."""
-        existing = self.kube.get_custom(GROUP, self.version, "httproutes", ctx.namespace, ctx.apex)
-        if existing is None:
-            return
         apex = {
             "group": "",
             "kind": "Service",
@@ -299,12 +303,4 @@ class GatewayAPIRouter:
         matches = [http_route_match(m) for m in ctx.spec.service.match or []]
         rule = {**self._rule(ctx, matches, Routes(100, 0)), "backendRefs": [apex]}
         rule.pop("filters", None)
-        rules = [rule]
-        self.kube.patch_custom(
-            GROUP,
-            self.version,
-            "httproutes",
-            namespace=ctx.namespace,
-            name=ctx.apex,
-            patch={"spec": {"rules": rules}},
-        )
+        return [(self.ref(ctx), self.route(ctx, Routes(100, 0), rules=[rule]))], []

@@ -17,12 +17,12 @@ route's destinations set their cookies on responses.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
-from canary.adapters.routers.base import RouteContext
+from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.adapters.routers.session import PIN_NAMES, Session
+from canary.core.capabilities import Capability
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from canary.models.canary import Strategy
@@ -35,9 +35,18 @@ def _meta(ctx: RouteContext, name: str) -> dict[str, Any]:
     return {"name": name, "namespace": ctx.namespace, "labels": {CANARY_LABEL: ctx.canary, **MANAGED_BY}}
 
 
+def _vs(ctx: RouteContext) -> Ref:
+    return Ref(GROUP, VERSION, "virtualservices", "VirtualService", ctx.apex)
+
+
+def _dr(name: str) -> Ref:
+    return Ref(GROUP, VERSION, "destinationrules", "DestinationRule", name)
+
+
 class IstioRouter:
-    def __init__(self, kube: KubeClient) -> None:
-        self.kube = kube
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        Capability
+    )  # everything the spec can ask of a router
 
     # ------------------------------------------------------------------------------ building
     def destination_rule(self, ctx: RouteContext, name: str) -> dict[str, Any]:
@@ -135,32 +144,22 @@ class IstioRouter:
         return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "VirtualService", "metadata": meta, "spec": spec}
 
     # ------------------------------------------------------------------------------ Router
-    def reconcile(self, ctx: RouteContext) -> None:
-        for name in (ctx.primary_service, ctx.canary_service):
-            self.kube.ensure_spec(GROUP, VERSION, "destinationrules", self.destination_rule(ctx, name))
-        existing = self.kube.get_custom(GROUP, VERSION, "virtualservices", ctx.namespace, ctx.apex)
-        if existing is None:
-            self.kube.create_custom(
-                GROUP, VERSION, "virtualservices", self.virtual_service(ctx, Routes(100, 0))
-            )
-            return
-        wanted = self.virtual_service(ctx, self._read(existing, ctx))
-        if existing.get("spec") != wanted["spec"]:
-            self._patch(ctx, wanted)
+    def refs(self, ctx: RouteContext) -> list[Ref]:
+        return [_dr(ctx.primary_service), _dr(ctx.canary_service), _vs(ctx)]
 
-    def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
-        self._patch(ctx, self.virtual_service(ctx, routes))
+    def inputs(self, ctx: RouteContext) -> list[Ref]:
+        return []
 
-    def get_routes(self, ctx: RouteContext) -> Routes:
-        existing = self.kube.get_custom(GROUP, VERSION, "virtualservices", ctx.namespace, ctx.apex)
-        return self._read(existing, ctx) if existing else Routes(100, 0)
+    def render(self, ctx: RouteContext, routes: Routes, found: Found) -> Rendered:
+        rules = [
+            (_dr(name), self.destination_rule(ctx, name))
+            for name in (ctx.primary_service, ctx.canary_service)
+        ]
+        return [*rules, (_vs(ctx), self.virtual_service(ctx, routes))]
 
-    def _patch(self, ctx: RouteContext, wanted: dict[str, Any]) -> None:
-        # A JSON merge patch replaces lists wholesale, which is what the http routes need.
-        patch = {"metadata": {"labels": wanted["metadata"]["labels"]}, "spec": wanted["spec"]}
-        self.kube.patch_custom(
-            GROUP, VERSION, "virtualservices", namespace=ctx.namespace, name=ctx.apex, patch=patch
-        )
+    def read(self, ctx: RouteContext, found: Found) -> Routes:
+        vs = found.get(_vs(ctx))
+        return self._read(vs, ctx) if vs is not None else Routes(100, 0)
 
     def _read(self, vs: dict[str, Any], ctx: RouteContext) -> Routes:
         http = [
@@ -173,22 +172,16 @@ class IstioRouter:
             r.get("destination", {}).get("host"): int(r.get("weight", 0)) for r in first.get("route") or []
         }
         mirrored = (first.get("mirror") or {}).get("host") == ctx.canary_service
-        return Routes(weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0), mirrored)
+        return Routes.proportional(
+            weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0), mirrored
+        )
 
-    def finalize(self, ctx: RouteContext) -> None:
+    def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
         """Route everything to the apex host and drop the two DestinationRules."""
         vs = self.virtual_service(ctx, Routes(100, 0))
         route = vs["spec"]["http"][-1]
         route["route"] = [{"destination": {"host": ctx.apex}, "weight": 100}]
         route.pop("mirror", None)
         route.pop("mirrorPercentage", None)
-        self.kube.patch_custom(
-            GROUP,
-            VERSION,
-            "virtualservices",
-            namespace=ctx.namespace,
-            name=ctx.apex,
-            patch={"spec": {"http": [route]}},
-        )
-        for name in (ctx.primary_service, ctx.canary_service):
-            self.kube.delete_custom(GROUP, VERSION, "destinationrules", ctx.namespace, name)
+        vs["spec"]["http"] = [route]
+        return [(_vs(ctx), vs)], [_dr(ctx.primary_service), _dr(ctx.canary_service)]

@@ -8,16 +8,17 @@ with ``analysis.match`` is refused as an invalid spec naming the field, rather t
 matches quietly ignored (which would send every request, not the matching ones, to the canary).
 
 The object's life cycle is ``SingleObjectRouter``'s.  The TrafficSplit exists only for the canary:
-``finalize`` (revertOnDeletion, once the apex Service selects the target again) deletes it, so that
-the apex Service serves directly.
+a Canary deleted with revertOnDeletion, once the apex Service selects the target again, deletes it,
+so that the apex Service serves directly.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from canary.adapters.routers.base import RouteContext
 from canary.adapters.routers.single import SingleObjectRouter
+from canary.core.capabilities import Capability
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 
@@ -28,6 +29,7 @@ PLURAL = "trafficsplits"
 
 class LinkerdRouter(SingleObjectRouter):
     GROUP, VERSION, PLURAL, KIND = GROUP, VERSION, PLURAL, "TrafficSplit"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.WEIGHTS})
 
     def spec(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
         return {
@@ -39,7 +41,7 @@ class LinkerdRouter(SingleObjectRouter):
         }
 
     def traffic_split(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
-        return self.render(ctx, routes)
+        return self.object(ctx, routes)
 
     @staticmethod
     def weights(obj: dict[str, Any]) -> dict[str, int]:
@@ -57,7 +59,3 @@ class LinkerdRouter(SingleObjectRouter):
                 "TrafficSplit) and cannot route requests by header; remove analysis.match (canary or "
                 "blue/green), or use a provider with A/B testing (istio, gatewayapi, nginx, contour)"
             )
-
-    def finalize(self, ctx: RouteContext) -> None:
-        """Delete the TrafficSplit: the apex Service, selecting the target again, serves on its own."""
-        self.kube.delete_custom(GROUP, VERSION, PLURAL, ctx.namespace, ctx.apex)

@@ -11,11 +11,11 @@ the apex Service, that is to the primary.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, ClassVar
 
-from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
-from canary.adapters.routers.base import RouteContext
+from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
+from canary.core.capabilities import Capability
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from canary.models.canary import Strategy
@@ -37,9 +37,14 @@ def _retarget(node: Any, apex: str, canary: str) -> None:
             _retarget(child, apex, canary)
 
 
+def _ingress(name: str) -> Ref:
+    return Ref("networking.k8s.io", "v1", "ingresses", "Ingress", name)
+
+
 class NginxRouter:
-    def __init__(self, kube: KubeClient, prefix: str = PREFIX) -> None:
-        self.kube = kube
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.WEIGHTS, Capability.HEADER_MATCH})
+
+    def __init__(self, prefix: str = PREFIX) -> None:
         self.prefix = prefix
 
     def _ingress_name(self, ctx: RouteContext) -> str:
@@ -48,9 +53,9 @@ class NginxRouter:
             raise InvalidSpec("spec.ingressRef: the nginx provider needs the Ingress to clone")
         return ref.name
 
-    def _source(self, ctx: RouteContext) -> dict[str, Any]:
+    def _source(self, ctx: RouteContext, found: Found) -> dict[str, Any]:
         name = self._ingress_name(ctx)
-        ingress = self.kube.get_custom("networking.k8s.io", "v1", "ingresses", ctx.namespace, name)
+        ingress = found.get(_ingress(name))
         if ingress is None:
             raise InvalidSpec(f"spec.ingressRef: Ingress {name} not found in namespace {ctx.namespace}")
         return ingress
@@ -83,7 +88,7 @@ class NginxRouter:
             for k, v in (source["metadata"].get("annotations") or {}).items()
             if k != "kubectl.kubernetes.io/last-applied-configuration" and "toolkit.fluxcd.io" not in k
         }
-        annotations.update({k: v for k, v in self._annotations(ctx, routes).items() if v is not None})
+        annotations.update(self._annotations(ctx, routes))  # a None removes an A/B key an earlier run set
         return {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "Ingress",
@@ -97,37 +102,18 @@ class NginxRouter:
         }
 
     # ------------------------------------------------------------------------------ Router
-    def reconcile(self, ctx: RouteContext) -> None:
-        source = self._source(ctx)
-        name = f"{source['metadata']['name']}-canary"
-        existing = self.kube.get_custom("networking.k8s.io", "v1", "ingresses", ctx.namespace, name)
-        if existing is None:
-            self.kube.create_custom(
-                "networking.k8s.io", "v1", "ingresses", self.canary_ingress(ctx, source, Routes(100, 0))
-            )
-            return
-        wanted = self.canary_ingress(ctx, source, self._read(existing))
-        if existing.get("spec") != wanted["spec"]:
-            self.kube.patch_custom(
-                "networking.k8s.io",
-                "v1",
-                "ingresses",
-                namespace=ctx.namespace,
-                name=name,
-                patch={"spec": wanted["spec"]},
-            )
+    def refs(self, ctx: RouteContext) -> list[Ref]:
+        return [_ingress(f"{self._ingress_name(ctx)}-canary")]
 
-    def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
-        name = f"{self._ingress_name(ctx)}-canary"
-        patch = {"metadata": {"annotations": self._annotations(ctx, routes)}}
-        self.kube.patch_custom(
-            "networking.k8s.io", "v1", "ingresses", namespace=ctx.namespace, name=name, patch=patch
-        )
+    def inputs(self, ctx: RouteContext) -> list[Ref]:
+        return [_ingress(self._ingress_name(ctx))]
 
-    def get_routes(self, ctx: RouteContext) -> Routes:
-        name = f"{self._ingress_name(ctx)}-canary"
-        existing = self.kube.get_custom("networking.k8s.io", "v1", "ingresses", ctx.namespace, name)
-        return self._read(existing) if existing else Routes(100, 0)
+    def render(self, ctx: RouteContext, routes: Routes, found: Found) -> Rendered:
+        return [(self.refs(ctx)[0], self.canary_ingress(ctx, self._source(ctx, found), routes))]
+
+    def read(self, ctx: RouteContext, found: Found) -> Routes:
+        existing = found.get(self.refs(ctx)[0])
+        return self._read(existing) if existing is not None else Routes(100, 0)
 
     def _read(self, ingress: dict[str, Any]) -> Routes:
         annotations = ingress.get("metadata", {}).get("annotations") or {}
@@ -136,9 +122,6 @@ class NginxRouter:
         weight = int(annotations.get(f"{self.prefix}/canary-weight", "0") or 0)
         return Routes(100 - weight, weight)
 
-    def finalize(self, ctx: RouteContext) -> None:
+    def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
         """Delete the canary clone: the original Ingress already sends everything to the apex Service."""
-        if ctx.spec.ingress_ref is not None:
-            self.kube.delete_custom(
-                "networking.k8s.io", "v1", "ingresses", ctx.namespace, f"{ctx.spec.ingress_ref.name}-canary"
-            )
+        return [], self.refs(ctx) if ctx.spec.ingress_ref is not None else []

@@ -1,4 +1,5 @@
-"""The explicit registry of routers: provider name -> router.  Unknown names are refused.
+"""The explicit registry of routers: provider name -> router (pure: ``canary.adapters.routers.applier``
+does its I/O).  Unknown names are refused.
 
 The CRD's enum already refuses unknown providers; this is the second line, for a controller flag or
 a model that has drifted from the enum.
@@ -6,7 +7,6 @@ a model that has drifted from the enum.
 
 from __future__ import annotations
 
-from canary.adapters.kube.client import KubeClient
 from canary.adapters.routers.base import Router
 from canary.adapters.routers.contour import ContourRouter
 from canary.adapters.routers.gatewayapi import GatewayAPIRouter
@@ -14,6 +14,7 @@ from canary.adapters.routers.istio import IstioRouter
 from canary.adapters.routers.kubernetes import KubernetesRouter
 from canary.adapters.routers.linkerd import LinkerdRouter
 from canary.adapters.routers.nginx import NginxRouter
+from canary.core.capabilities import Capability
 from canary.models.canary import Provider
 
 
@@ -21,7 +22,7 @@ class UnknownProvider(ValueError):
     pass
 
 
-def router_for(provider: Provider | str, kube: KubeClient) -> Router:
+def router_for(provider: Provider | str) -> Router:
     try:
         provider = Provider(provider)
     except ValueError:
@@ -29,15 +30,20 @@ def router_for(provider: Provider | str, kube: KubeClient) -> Router:
         raise UnknownProvider(f"unknown provider {provider!r}; supported: {names}") from None
     family = provider.family
     if family == "kubernetes":
-        return KubernetesRouter(kube)
+        return KubernetesRouter()
     if family == "gatewayapi":
-        return GatewayAPIRouter(kube, provider)
+        return GatewayAPIRouter(provider)
     if family == "istio":
-        return IstioRouter(kube)
+        return IstioRouter()
     if family == "nginx":
-        return NginxRouter(kube)
+        return NginxRouter()
     if family == "linkerd":
-        return LinkerdRouter(kube)
+        return LinkerdRouter()
     if family == "contour":
-        return ContourRouter(kube)
+        return ContourRouter()
     raise UnknownProvider(f"provider {provider.value!r} has no router")
+
+
+def capabilities_of(provider: Provider | str) -> frozenset[Capability]:
+    """What the router of ``provider`` can do (UnknownProvider for a name no router serves)."""
+    return router_for(provider).capabilities

@@ -2,22 +2,18 @@
 spec lists the primary and canary Services with their weights (linkerd's TrafficSplit, contour's
 HTTPProxy).
 
-A subclass says what its object is (``GROUP``, ``VERSION``, ``PLURAL``, ``KIND``), how to write its
-spec for some weights (``spec``), how to read the weights back (``weights``), and what it refuses
-(``check``).  This class creates, updates and reads the object: the current weights are kept on
-reconcile, a merge patch replaces the spec wholesale and merges the labels (others may own some), and
-weights written by someone else are read back as percentages.
-
-Like every routing object here, it carries the canary's label but no ownerReference: deleting a
-Canary must never garbage-collect what routes traffic.
+A subclass says what its object is (``GROUP``, ``VERSION``, ``PLURAL``, ``KIND``), what it can do
+(``capabilities``), how to write its spec for some weights (``spec``), how to read the weights back
+(``weights``), and what it refuses (``check``).  Weights written by someone else are read back as
+percentages.  A Canary being deleted deletes the object unless the subclass keeps it (``handback``).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from canary.adapters.kube.client import KubeClient
-from canary.adapters.routers.base import RouteContext
+from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
+from canary.core.capabilities import Capability
 from canary.core.observations import Routes
 
 
@@ -26,9 +22,7 @@ class SingleObjectRouter:
     VERSION: ClassVar[str]
     PLURAL: ClassVar[str]
     KIND: ClassVar[str]
-
-    def __init__(self, kube: KubeClient) -> None:
-        self.kube = kube
+    capabilities: ClassVar[frozenset[Capability]]
 
     # ------------------------------------------------------------------------------ per provider
     def spec(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
@@ -43,48 +37,31 @@ class SingleObjectRouter:
     def check(ctx: RouteContext) -> None:
         """Refuse (InvalidSpec) what the provider cannot express."""
 
-    # ------------------------------------------------------------------------------ shared
-    def render(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
-        return {
-            "apiVersion": f"{self.GROUP}/{self.VERSION}",
-            "kind": self.KIND,
-            "metadata": ctx.apex_metadata(),
-            "spec": self.spec(ctx, routes),
-        }
+    # ------------------------------------------------------------------------------ Router
+    def ref(self, ctx: RouteContext) -> Ref:
+        return Ref(self.GROUP, self.VERSION, self.PLURAL, self.KIND, ctx.apex)
 
-    def _get(self, ctx: RouteContext) -> dict[str, Any] | None:
-        return self.kube.get_custom(self.GROUP, self.VERSION, self.PLURAL, ctx.namespace, ctx.apex)
+    def refs(self, ctx: RouteContext) -> list[Ref]:
+        return [self.ref(ctx)]
 
-    def reconcile(self, ctx: RouteContext) -> None:
+    def inputs(self, ctx: RouteContext) -> list[Ref]:
+        return []
+
+    def object(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
+        return self.ref(ctx).body(ctx.apex_metadata(), self.spec(ctx, routes))
+
+    def render(self, ctx: RouteContext, routes: Routes, found: Found) -> Rendered:
         self.check(ctx)
-        existing = self._get(ctx)
-        if existing is None:
-            self.kube.create_custom(self.GROUP, self.VERSION, self.PLURAL, self.render(ctx, Routes(100, 0)))
-            return
-        wanted = self.render(ctx, self._read(existing, ctx))
-        if existing.get("spec") != wanted["spec"]:
-            self._patch(ctx, wanted)
+        return [(self.ref(ctx), self.object(ctx, routes))]
 
-    def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
-        wanted = self.render(ctx, routes)
-        if self._get(ctx) is None:
-            # Only when reconcile never ran (a refused spec being deleted): route to the primary
-            # rather than fail the deletion on a 404.
-            self.kube.create_custom(self.GROUP, self.VERSION, self.PLURAL, wanted)
-            return
-        self._patch(ctx, wanted)
+    def read(self, ctx: RouteContext, found: Found) -> Routes:
+        obj = found.get(self.ref(ctx))
+        return Routes(100, 0) if obj is None else self._read(obj, ctx)
 
-    def get_routes(self, ctx: RouteContext) -> Routes:
-        existing = self._get(ctx)
-        return self._read(existing, ctx) if existing else Routes(100, 0)
-
-    def _patch(self, ctx: RouteContext, wanted: dict[str, Any]) -> None:
-        patch = {"metadata": {"labels": wanted["metadata"]["labels"]}, "spec": wanted["spec"]}
-        self.kube.patch_custom(
-            self.GROUP, self.VERSION, self.PLURAL, namespace=ctx.namespace, name=ctx.apex, patch=patch
-        )
-
-    @classmethod
-    def _read(cls, obj: dict[str, Any], ctx: RouteContext) -> Routes:
-        weights = cls.weights(obj)
+    def _read(self, obj: dict[str, Any], ctx: RouteContext) -> Routes:
+        weights = self.weights(obj)
         return Routes.proportional(weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0))
+
+    def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
+        """Delete the object: the apex Service, selecting the target again, serves on its own."""
+        return [], [self.ref(ctx)]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from canary.adapters.routers.registry import capabilities_of
 from canary.core.actions import (
     Action,
     HandBack,
@@ -158,7 +159,12 @@ class World:
             )  # about a write no longer owed: dropped, as the operator does
         self.git_outcome = None  # observed: recorded by this tick
         result = decide(
-            self.spec, self.status, obs, self.now, provider=self.provider, run_checks=self.run_checks
+            self.spec,
+            self.status,
+            obs,
+            self.now,
+            capabilities=capabilities_of(self.provider),
+            run_checks=self.run_checks,
         )
         self.history.append(result.actions)
         traffic = [a for a in result.actions if isinstance(a, TrafficAction)]

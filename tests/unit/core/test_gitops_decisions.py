@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from canary.adapters.routers.registry import capabilities_of
 from canary.core.actions import EventType, ScaleTarget, SetWeights, TrafficAction, WriteGit
 from canary.core.machine import Decided, step
 from canary.core.observations import CheckKind, CheckOutcome, GitOutcome
@@ -155,11 +156,11 @@ def test_a_retry_waits_for_the_interval_not_for_a_watch_wakeup() -> None:
     release(w, "rev2", "bad1234", "example/web:1.1.0")
     w.run_until(Phase.FAILED)
     woken = dataclasses.replace(w.observe(), due=False)
-    quiet = step(w.spec, w.status, woken, w.now, provider=w.provider)
+    quiet = step(w.spec, w.status, woken, w.now, capabilities=capabilities_of(w.provider))
     assert isinstance(quiet, Decided)
     assert not any(isinstance(a, WriteGit) for a in quiet.actions)
     due = dataclasses.replace(woken, due=True)
-    retry = step(w.spec, w.status, due, w.now, provider=w.provider)
+    retry = step(w.spec, w.status, due, w.now, capabilities=capabilities_of(w.provider))
     assert isinstance(retry, Decided)
     assert w.status.gitops is not None
     assert [a for a in retry.actions if isinstance(a, WriteGit)] == [WriteGit(w.status.gitops.pending)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from canary.adapters.routers.registry import capabilities_of
 from canary.core.actions import EventType
 from canary.core.machine import Decided, parse_timestamp, samples_since, step
 from canary.models.canary import Phase
@@ -138,14 +139,14 @@ def test_ticks_woken_by_a_watch_react_but_do_not_step() -> None:
     world.tick()  # first step
     weight = world.status.canary_weight
     obs = replace(world.observe(), due=False)
-    result = step(world.spec, world.status, obs, world.now, provider=world.provider)
+    result = step(world.spec, world.status, obs, world.now, capabilities=capabilities_of(world.provider))
     assert isinstance(result, Decided)
     assert result.actions == ()
     assert result.status.canary_weight == weight
 
     world.target_revision = "rev3"  # but a new revision is noticed at once
     obs = replace(world.observe(), due=False)
-    result = step(world.spec, world.status, obs, world.now, provider=world.provider)
+    result = step(world.spec, world.status, obs, world.now, capabilities=capabilities_of(world.provider))
     assert isinstance(result, Decided)
     assert result.status.last_applied_spec == "rev3"
 
