@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from canary.adapters.kube import cache as cache_module
 from canary.adapters.kube.cache import CONFIGMAPS, DEPLOYMENTS, Caches, Resource, WatchCache
 from canary.adapters.kube.client import KubeClient
 from canary.core.errors import MissingKind
@@ -90,6 +91,19 @@ def test_a_relist_keeps_writes_newer_than_the_list(cluster: Cluster, namespace: 
     assert cache.get(namespace, "late") is not None
     assert cache.get(namespace, "gone") is None
     assert cache.synced.is_set()
+
+
+def test_a_list_longer_than_a_page_is_read_whole(
+    cluster: Cluster, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core = client.CoreV1Api(cluster.api)
+    for i in range(7):
+        core.create_namespaced_config_map(namespace, configmap(namespace, f"page-{i}", str(i)))
+    monkeypatch.setattr(cache_module, "LIST_PAGE", 3)  # three pages: 3, 3 and 1 (and the default one)
+    cache = WatchCache(cluster.api, CONFIGMAPS, namespace, listeners=[])
+    listed_at = cache._list()
+    assert all(cache.get(namespace, f"page-{i}") is not None for i in range(7))
+    assert int(listed_at) > 0
 
 
 def test_a_kind_that_cannot_be_watched_is_read_with_gets_which_name_the_missing_kind(

@@ -53,6 +53,9 @@ CONFIGMAPS = Resource("", "v1", "configmaps")
 SECRETS = Resource("", "v1", "secrets")
 CANARIES = Resource("canary.dev", "v1alpha1", "canaries")
 
+#: objects per page of a cache's list
+LIST_PAGE = 250
+
 #: (event type "ADDED"/"MODIFIED"/"DELETED", the object) from a watch, in the cache's thread
 Listener = Callable[[Resource, str, JSON], None]
 
@@ -190,13 +193,21 @@ class WatchCache:
         return api_request(self.api, "GET", path, query=query, timeout=timeout, stream=stream)
 
     def _list(self) -> str:
-        resp = self._request([], 60)
-        data = json.loads(resp.data)
+        """List in pages (``LIST_PAGE`` objects each, one consistent snapshot, as client-go's reflector
+        does): a whole list of thousands of objects parsed at once is a burst of memory the process
+        keeps."""
+        fresh: dict[tuple[str, str], tuple[int | None, bytes]] = {}
+        token = ""
+        while True:
+            query: list[tuple[str, Any]] = [("limit", LIST_PAGE)] + ([("continue", token)] if token else [])
+            data = json.loads(self._request(query, 60).data)
+            for item in data.get("items") or []:
+                meta = item["metadata"]
+                fresh[(meta.get("namespace") or "", meta["name"])] = (_version(item), _compact(item))
+            token = (data.get("metadata") or {}).get("continue") or ""
+            if not token:
+                break
         listed_at = data["metadata"]["resourceVersion"]
-        fresh = {}
-        for item in data.get("items") or []:
-            meta = item["metadata"]
-            fresh[(meta.get("namespace") or "", meta["name"])] = (_version(item), _compact(item))
         with self._lock:
             # Keep what our own writes stored after the list was taken; drop what the list no longer has.
             listed = _version(data)
