@@ -26,9 +26,10 @@ $(STAMP): pyproject.toml
 
 venv: deps $(STAMP)  ## create .venv with the package (editable) and the dev group
 
-controlplane: deps  ## build etcd, kube-* and kwok, and Flux, into the cache (once per version)
+controlplane: deps  ## build etcd, kube-* and kwok, and Flux, and fetch the upstream CRDs, into the cache (once per version)
 	@controlplane/build.sh >/dev/null
 	@controlplane/build-flux.sh >/dev/null
+	@controlplane/build-crds.sh >/dev/null
 
 demo: venv controlplane  ## the main job: a release promoted and a faulty one reverted, in Git, with Flux
 	$(PY) -m demo

@@ -67,6 +67,7 @@ from typing import Any
 import yaml
 from kubernetes import client, config
 
+from controlplane import crds as upstream_crds
 from controlplane.faults import FaultProxy, Mode
 from controlplane.forge import FakeForge
 from controlplane.gitserver import GitHTTPServer, Person, git
@@ -436,7 +437,7 @@ class Stage:
                 f"--filename={REPO / 'crds' / f'{kind}.yaml'}"
                 for kind in ("canaries", "metrictemplates", "alertproviders")
             ),
-            f"--filename={REPO / 'tests' / 'fixtures' / 'crds' / 'gateway-api.yaml'}",
+            *upstream_crds.files("gateway-api"),
         )
         wait_for_crds([kubectl_path(), f"--kubeconfig={self.cluster.kubeconfig}"], "crd", "--all")
         self.kubectl("create", "namespace", NS)

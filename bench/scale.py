@@ -39,6 +39,7 @@ from controlplane.localcluster import (
     LocalCluster,
     ensure_built,
     free_port,
+    kubectl_path,
     scratch_dir,
     terminate,
     wait_for_crds,
@@ -167,8 +168,8 @@ def create_canaries(apps: Any, custom: Any, n: int, interval: int) -> None:
 
 def prepare(cluster: LocalCluster) -> Any:
     """CRDs and the namespace; returns an API client."""
-    api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-    kubectl = [str(Path(sys.executable).parent / "kubectl"), f"--kubeconfig={cluster.kubeconfig}"]
+    api = config.new_client_from_config(config_file=str(cluster.kubeconfig))  # type: ignore[no-untyped-call]
+    kubectl = [kubectl_path(), f"--kubeconfig={cluster.kubeconfig}"]
     files = [
         a
         for f in ("canaries.yaml", "metrictemplates.yaml", "alertproviders.yaml")

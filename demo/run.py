@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from kubernetes import client, config
 
+from controlplane import crds as upstream_crds
 from controlplane.flux import LocalFlux
 from controlplane.gitserver import GitHTTPServer, Person, git
 from controlplane.loadtester import LoadTester
@@ -109,7 +110,7 @@ class Demo:
             "apply",
             "--server-side",
             *(f"--filename={REPO / 'crds' / f'{kind}.yaml'}" for kind in CRDS),
-            f"--filename={REPO / 'tests' / 'fixtures' / 'crds' / 'gateway-api.yaml'}",
+            *upstream_crds.files("gateway-api"),
         )
         wait_for_crds([kubectl_path(), f"--kubeconfig={self.kubeconfig}"], "crd", "--all")
         self.kubectl("create", "namespace", NAMESPACE)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from controlplane import crds as upstream_crds
 from controlplane.flux import LocalFlux
 from controlplane.gitserver import GitHTTPServer
 from controlplane.localcluster import LocalCluster, scratch_dir, wait_for_crds
@@ -74,8 +75,8 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def crds(cluster: Cluster) -> None:
-    """canary's CRDs, plus test-only CRDs for the other kinds it drives (Gateway API, Istio,
-    SMI, Contour, KEDA)."""
+    """canary's CRDs, plus the upstream CRDs of the other kinds it drives (Gateway API standard
+    channel, Istio, SMI, Contour, KEDA: ``controlplane.crds``)."""
     repo = Path(__file__).resolve().parents[1]
     cluster.kubectl(
         "apply",
@@ -86,8 +87,7 @@ def crds(cluster: Cluster) -> None:
         str(repo / "crds" / "metrictemplates.yaml"),
         "-f",
         str(repo / "crds" / "alertproviders.yaml"),
-        "-f",
-        str(repo / "tests" / "fixtures" / "crds"),
+        *upstream_crds.files(*upstream_crds.DEFAULT),
     )
     wait_for_crds(cluster.kubectl_argv(), "crd", "--all")
 

@@ -2,7 +2,8 @@
 
 * ``InvalidSpec``: the user's spec cannot work (a field the provider needs is missing, say).  The
   operator reports it as Ready=False/InvalidSpec plus a Warning event naming the field, and retries
-  at the next tick (a fixed spec recovers by itself).
+  at the next tick (a fixed spec recovers by itself).  ``Pruned`` is one: the API server dropped a
+  field of a routing object because its CRD has no such field.
 * ``ProviderUnavailable``: a remote (Prometheus, a webhook, the API server) did not answer; retried.
 * ``NoValues``: a query answered with nothing (no traffic yet); counts as a failed check, never a pass.
 * ``Conflict``: someone else changed the object meanwhile; retried with fresh data.
@@ -22,6 +23,19 @@ class CanaryError(Exception):
 
 class InvalidSpec(CanaryError):
     """The spec cannot work; the message names the field (``spec.ingressRef: ...``)."""
+
+
+class Pruned(InvalidSpec):
+    """The API server dropped a field canary wrote (the installed CRD has no such field): what the
+    spec asks for cannot be stored on this cluster.  Reported as InvalidSpec, naming the field."""
+
+    def __init__(self, name: str, kind: str, path: str) -> None:
+        super().__init__(
+            f"{path} of {kind} {name} was dropped by the API server: the installed CustomResourceDefinition "
+            "has no such field (an older version of it, or another channel?), so what the spec asks for "
+            "there cannot work on this cluster"
+        )
+        self.name, self.kind, self.path = name, kind, path
 
 
 class ProviderUnavailable(CanaryError):

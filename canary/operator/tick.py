@@ -234,7 +234,7 @@ class Controller:
         interval = spec.interval_seconds(self.settings.min_interval)
         provider = spec.provider or self.settings.default_provider
         try:
-            router = Traffic(self.kube, router_for(provider))
+            router = Traffic(self.kube, router_for(provider), str(provider))
         except UnknownProvider as e:
             if deleting:
                 return TickResult(interval, finalized=True)

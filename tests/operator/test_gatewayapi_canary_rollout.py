@@ -64,7 +64,10 @@ def test_gateway_api_canary_walks_every_weight_step_to_succeeded(
     route = client.CustomObjectsApi(cluster.api).get_namespaced_custom_object(
         "gateway.networking.k8s.io", "v1", namespace, "httproutes", "web"
     )
-    assert route["spec"]["parentRefs"] == [{"name": "gw", "namespace": "gateways"}]
+    # The upstream CRD defaults a parentRef's group and kind.
+    assert route["spec"]["parentRefs"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw", "namespace": "gateways"}
+    ]
     assert route["spec"]["hostnames"] == ["web.example.com"]
 
     reasons = [reason for _, reason, _ in events(cluster, namespace, "web")]

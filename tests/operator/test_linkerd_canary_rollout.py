@@ -127,7 +127,10 @@ def test_linkerd_refuses_ab_testing_naming_the_field(
         assert time.monotonic() < deadline, conditions
         time.sleep(0.2)
     assert ready["reason"] == "InvalidSpec"
-    assert ready["message"].startswith("spec.analysis.match: the linkerd provider")
+    assert ready["message"].startswith(
+        "spec.analysis.match[0].headers: the linkerd provider has no header match"
+    )
+    assert "providers with header match: contour, gatewayapi, istio, nginx" in ready["message"]
     warnings = [
         (reason, message) for kind, reason, message in events(cluster, namespace, "ab") if kind == "Warning"
     ]

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from kubernetes import client, config
 
+from controlplane import crds as upstream_crds
 from controlplane.localcluster import LocalCluster, scratch_dir, wait_for_crds
 from tests.conftest import Cluster
 from tests.deploy.test_runs_with_least_privilege import service_account_kubeconfig
@@ -102,10 +103,7 @@ def test_a_router_kind_that_is_not_installed_is_reported_and_recovers_once_insta
             == 0
         )
 
-        bare_cluster.kubectl(
-            "apply", "--server-side", "-f", str(REPO / "tests" / "fixtures" / "crds" / "gateway-api.yaml")
-        )
-        wait_for_crds(bare_cluster.kubectl_argv(), "crd", "--all")
+        upstream_crds.install(bare_cluster.kubeconfig, "gateway-api")
         body = wait_for_phase(bare_cluster, "shop", "web", "Initialized", timeout=90)
         now = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
         assert (now["status"], now["reason"]) == ("True", "Valid")

@@ -167,7 +167,7 @@ def test_a_reconcile_keeps_the_weights(provider: str) -> None:
 def test_mirroring_where_the_router_can(provider: str) -> None:
     router = router_for(provider)
     if Capability.MIRRORING not in router.capabilities:
-        pytest.skip(f"{provider} has no mirroring (the machine never asks it to mirror)")
+        pytest.skip(f"{provider} has no mirroring (a spec asking it is refused)")
     ctx = context(provider, {"iterations": 3, "mirror": True})
     store = Store(router, ctx)
     store.apply(Routes(100, 0, mirrored=True))

@@ -22,6 +22,7 @@ keeps there being none) makes it fail with ``Conflict`` instead of overwriting.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ from canary.adapters.kube.cache import (
     Resource,
     api_request,
 )
-from canary.core.errors import Conflict, Forbidden, MissingKind, NotFound
+from canary.core.errors import Conflict, Forbidden, MissingKind, NotFound, Pruned
 from canary.models.canary import GROUP, VERSION
 
 T = TypeVar("T")
@@ -131,15 +132,48 @@ def contains(have: Any, want: Any) -> bool:
     return bool(have == want)
 
 
+#: the annotation recording the digest of the spec canary wrote last (``KubeClient.ensure_spec``)
+APPLIED = "canary.dev/applied"
+
+
+def applied_digest(spec: Any) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
 def differs(existing: JSON, wanted: JSON) -> bool:
-    """``existing`` needs a patch to be ``wanted``: its spec is another, or a label or annotation
-    ``wanted`` sets is not there."""
+    """``existing`` needs a patch to be ``wanted``: something ``wanted`` sets (spec, labels,
+    annotations: the applied digest among them) is not there."""
     meta, have = wanted.get("metadata") or {}, existing.get("metadata") or {}
     return (
-        existing.get("spec") != wanted.get("spec")
+        not contains(existing.get("spec"), wanted.get("spec"))
         or not contains(have.get("labels") or {}, meta.get("labels") or {})
         or not contains(have.get("annotations") or {}, meta.get("annotations") or {})
     )
+
+
+def first_missing(have: Any, want: Any, path: str) -> str | None:
+    """The path of the first thing ``want`` sets that ``have`` lacks (``spec.rules[0].retry``), or None."""
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return path
+        for k, v in want.items():
+            if v is None:
+                continue
+            if k not in have:
+                return f"{path}.{k}"
+            found = first_missing(have[k], v, f"{path}.{k}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(want, list):
+        if not isinstance(have, list) or len(have) != len(want):
+            return path
+        for i, (h, w) in enumerate(zip(have, want, strict=True)):
+            found = first_missing(h, w, f"{path}[{i}]")
+            if found is not None:
+                return found
+        return None
+    return None if have == want else path
 
 
 def _without_nones(body: JSON) -> JSON:
@@ -289,34 +323,61 @@ class KubeClient:
         with domain_errors(resource, method, namespace, name):
             return api_request(self.api, method, path, body=body)
 
-    def create_custom(self, group: str, version: str, plural: str, body: JSON) -> None:
+    def create_custom(self, group: str, version: str, plural: str, body: JSON) -> JSON:
+        """Create ``body``; the object as the API server stored it."""
         resource = Resource(group, version, plural)
-        self._remember(resource, self._call(resource, body["metadata"]["namespace"], "POST", body=body))
+        return self._remember(
+            resource, self._call(resource, body["metadata"]["namespace"], "POST", body=body)
+        )
 
     def ensure_spec(
         self, group: str, version: str, plural: str, wanted: JSON, *, existing: JSON | object | None = _UNREAD
-    ) -> None:
-        """Create ``wanted``, or patch the existing object (``existing``: already read) when its spec,
-        or a label or annotation ``wanted`` sets, differs; no request otherwise.  The patch merges
-        those labels and annotations (others may own the rest; a None removes one) and replaces the
-        spec's fields (lists wholesale)."""
+    ) -> JSON:
+        """Make the object ``wanted`` describes (``existing``: already read) carry its spec, labels and
+        annotations; the object as stored.  No request when it does.
+
+        The spec written last is recorded by its digest (annotation ``canary.dev/applied``), because the
+        API server adds defaults to a spec and it can never equal what was written: the object is
+        patched when the digest is another, or when something ``wanted`` sets is not there (someone
+        changed it).  The patch merges the labels and annotations ``wanted`` sets (others may own the
+        rest; a None removes one) and replaces the spec: its fields wholesale, and a top-level field
+        ``wanted`` no longer has is removed.  A field the API server dropped from what was written (its
+        CRD has no such field: an older version, another channel) is ``Pruned``: a spec that needs it
+        cannot work on this cluster."""
+        meta = wanted["metadata"]
+        digest = applied_digest(wanted.get("spec"))
+        wanted = {
+            **wanted,
+            "metadata": {**meta, "annotations": {**(meta.get("annotations") or {}), APPLIED: digest}},
+        }
         meta = wanted["metadata"]
         if existing is _UNREAD:
             existing = self.get_custom(group, version, plural, meta["namespace"], meta["name"])
         if existing is None:
-            self.create_custom(group, version, plural, _without_nones(wanted))
+            stored = self.create_custom(group, version, plural, _without_nones(wanted))
         elif isinstance(existing, dict) and differs(existing, wanted):
-            patch: JSON = {"metadata": {k: meta[k] for k in ("labels", "annotations") if meta.get(k)}}
-            patch["spec"] = wanted.get("spec")
-            self.patch_custom(
+            spec = dict(wanted.get("spec") or {})
+            spec.update({k: None for k in existing.get("spec") or {} if k not in spec})
+            patch: JSON = {
+                "metadata": {k: meta[k] for k in ("labels", "annotations") if meta.get(k)},
+                "spec": spec,
+            }
+            stored = self.patch_custom(
                 group, version, plural, namespace=meta["namespace"], name=meta["name"], patch=patch
             )
+        else:
+            return existing  # type: ignore[return-value]
+        dropped = first_missing(stored.get("spec"), wanted.get("spec"), "spec")
+        if dropped is not None:
+            raise Pruned(f"{meta.get('name')}", kind_name(Resource(group, version, plural)), dropped)
+        return stored
 
     def patch_custom(
         self, group: str, version: str, plural: str, *, namespace: str, name: str, patch: JSON
-    ) -> None:
+    ) -> JSON:
+        """A merge patch; the object as the API server stored it."""
         resource = Resource(group, version, plural)
-        self._remember(resource, self._call(resource, namespace, "PATCH", name, patch))
+        return self._remember(resource, self._call(resource, namespace, "PATCH", name, patch))
 
     def delete_custom(self, group: str, version: str, plural: str, namespace: str, name: str) -> None:
         """Delete if present (a 404 is success: someone got there first, or the kind is not served,

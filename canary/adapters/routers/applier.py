@@ -5,47 +5,63 @@ Who calls this: ``canary.operator.tick`` (``reconcile`` before deciding, ``set_r
 deleted).  It gets the objects a router names (from the watch caches where they cover the kind),
 asks the router what they should be, and writes only what differs:
 
-* an object the router owns that does not exist is created; one that does is patched when its spec,
-  or one of the labels or annotations the router renders, differs.  The patch is a merge patch of
-  those labels and annotations (others may own the rest) and of the whole spec (lists are replaced
-  wholesale, which is what routes and backends need);
+* an object the router owns is made to carry what the router renders (``KubeClient.ensure_spec``:
+  created, or patched when the spec canary wrote last, recorded by its digest, is another or someone
+  changed what it set; a field the API server drops, because the installed CRD lacks it, is
+  refused as ``Pruned`` naming the field);
 * an object the router does not own (the apex Service) is patched with the fields the router renders
   when they are not already there, and only to move traffic: ``reconcile`` leaves it alone.
 
-A spec the router cannot express raises InvalidSpec from ``render``, before anything is written.
+A spec asking for a capability the router lacks (``canary.core.capabilities``) raises InvalidSpec
+naming the field before anything is read or written, and so does ``render`` for what the router
+cannot express in its own terms; the tick reports it on the Canary (Ready=False, a Warning event).
 """
 
 from __future__ import annotations
 
+import contextlib
+
 from canary.adapters.kube.client import KubeClient, contains
 from canary.adapters.routers.base import JSON, Found, Ref, RouteContext, Router
-from canary.core.capabilities import Capability
-from canary.core.errors import NotFound
+from canary.adapters.routers.registry import providers_with
+from canary.core.capabilities import Capability, refusal
+from canary.core.errors import InvalidSpec, NotFound, Pruned
 from canary.core.observations import Routes
 
 
 class Traffic:
     """A router and the I/O it needs: what ``canary.operator.tick`` moves traffic with."""
 
-    def __init__(self, kube: KubeClient, router: Router) -> None:
-        self.kube, self.router = kube, router
+    def __init__(self, kube: KubeClient, router: Router, provider: str) -> None:
+        self.kube, self.router, self.provider = kube, router, provider
 
     @property
     def capabilities(self) -> frozenset[Capability]:
         return self.router.capabilities
 
     # ------------------------------------------------------------------------------ operations
+    def check(self, ctx: RouteContext) -> None:
+        """InvalidSpec, naming the field, for a spec asking what the router cannot do."""
+        message = refusal(ctx.spec, self.provider, self.router.capabilities, providers_with())
+        if message is not None:
+            raise InvalidSpec(message)
+
     def reconcile(self, ctx: RouteContext) -> None:
         """Create or update the objects the router owns, keeping the weights they carry."""
+        self.check(ctx)
         found = self._found(ctx)
         for ref, wanted in self.router.render(ctx, self.router.read(ctx, found), found):
             if ref.owned:
                 self._ensure(ctx, ref, wanted, found.get(ref))
 
     def set_routes(self, ctx: RouteContext, routes: Routes) -> None:
+        """Move traffic.  A field the API server drops (``Pruned``) does not stop it: the weights are
+        written with the rest, and this tick's ``reconcile`` has already reported the spec."""
+        self.check(ctx)
         found = self._found(ctx)
         for ref, wanted in self.router.render(ctx, routes, found):
-            self._ensure(ctx, ref, wanted, found.get(ref))
+            with contextlib.suppress(Pruned):
+                self._ensure(ctx, ref, wanted, found.get(ref))
 
     def get_routes(self, ctx: RouteContext) -> Routes:
         return self.router.read(ctx, self._found(ctx))

@@ -1,11 +1,13 @@
 """The NGINX ingress provider: a clone of ``spec.ingressRef`` named ``<ingress>-canary``.
 
 The clone's backends point at ``<apex>-canary`` and it carries ingress-nginx's canary annotations:
-``canary: "true"`` and ``canary-weight`` for a progressive canary; for A/B testing, the first header
-of the first ``analysis.match`` entry becomes ``canary-by-header`` with ``-value`` (exact) or
-``-pattern`` (regex), and a ``cookie`` header match becomes ``canary-by-cookie`` (ingress-nginx
-supports one such condition).  The original Ingress is left as it is: it keeps sending traffic to
-the apex Service, that is to the primary.
+``canary: "true"`` and ``canary-weight`` for a progressive canary; for A/B testing, the one header of
+the one ``analysis.match`` entry becomes ``canary-by-header`` with ``-value`` (exact) or ``-pattern``
+(regex), and a ``cookie`` header match becomes ``canary-by-cookie`` naming the cookie (its exact value,
+as Flagger reads it; ingress-nginx then sends requests whose cookie is ``always`` to the canary).
+ingress-nginx has one such condition, so a spec with more match entries or headers, or a header
+matched by prefix or suffix, is refused naming the field rather than narrowed.  The original
+Ingress is left as it is: it keeps sending traffic to the apex Service, that is to the primary.
 """
 
 from __future__ import annotations
@@ -60,6 +62,29 @@ class NginxRouter:
             raise InvalidSpec(f"spec.ingressRef: Ingress {name} not found in namespace {ctx.namespace}")
         return ingress
 
+    @staticmethod
+    def check(ctx: RouteContext) -> None:
+        """Refuse A/B matches ingress-nginx cannot express: one entry, one header or cookie."""
+        analysis = ctx.spec.effective_analysis
+        if ctx.spec.strategy is not Strategy.AB_TESTING or analysis is None:
+            return
+        one = (
+            "the nginx provider routes A/B requests by one header or cookie (ingress-nginx's canary-by-header"
+        )
+        matches = analysis.match or []
+        if len(matches) != 1:
+            raise InvalidSpec(f"spec.analysis.match[1]: {one} or canary-by-cookie); keep one entry")
+        headers = matches[0].headers or {}
+        if len(headers) != 1:
+            raise InvalidSpec(f"spec.analysis.match[0].headers: {one} or canary-by-cookie); keep one header")
+        ((name, match),) = headers.items()
+        field = f"spec.analysis.match[0].headers.{name}"
+        if name.lower() == "cookie":
+            if match.exact is None:
+                raise InvalidSpec(f"{field}: the nginx provider needs the cookie's name as an exact match")
+        elif match.exact is None and match.regex is None:
+            raise InvalidSpec(f"{field}: ingress-nginx matches a header by exact value or regex only")
+
     def _annotations(self, ctx: RouteContext, routes: Routes) -> dict[str, str | None]:
         p = self.prefix
         out: dict[str, str | None] = {f"{p}/canary": "true", f"{p}/canary-weight": str(routes.canary)}
@@ -109,6 +134,7 @@ class NginxRouter:
         return [_ingress(self._ingress_name(ctx))]
 
     def render(self, ctx: RouteContext, routes: Routes, found: Found) -> Rendered:
+        self.check(ctx)
         return [(self.refs(ctx)[0], self.canary_ingress(ctx, self._source(ctx, found), routes))]
 
     def read(self, ctx: RouteContext, found: Found) -> Routes:

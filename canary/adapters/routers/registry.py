@@ -7,6 +7,8 @@ a model that has drifted from the enum.
 
 from __future__ import annotations
 
+import functools
+
 from canary.adapters.routers.base import Router
 from canary.adapters.routers.contour import ContourRouter
 from canary.adapters.routers.gatewayapi import GatewayAPIRouter
@@ -47,3 +49,13 @@ def router_for(provider: Provider | str) -> Router:
 def capabilities_of(provider: Provider | str) -> frozenset[Capability]:
     """What the router of ``provider`` can do (UnknownProvider for a name no router serves)."""
     return router_for(provider).capabilities
+
+
+@functools.cache
+def providers_with() -> dict[Capability, list[str]]:
+    """Capability -> the provider families whose router has it, sorted."""
+    out: dict[Capability, set[str]] = {}
+    for provider in Provider:
+        for capability in router_for(provider).capabilities:
+            out.setdefault(capability, set()).add(provider.family)
+    return {c: sorted(names) for c, names in out.items()}
