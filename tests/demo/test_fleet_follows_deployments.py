@@ -118,7 +118,12 @@ def test_the_gateway_routes_by_the_httproute_weights(
         "metadata": {"name": "web", "namespace": namespace},
         "spec": {
             "rules": [
-                {"backendRefs": [{"name": "web-primary", "weight": 75}, {"name": "web-canary", "weight": 25}]}
+                {
+                    "backendRefs": [  # the upstream CRD's rules want a port on a Service reference
+                        {"name": "web-primary", "port": 9898, "weight": 75},
+                        {"name": "web-canary", "port": 9898, "weight": 25},
+                    ]
+                }
             ]
         },
     }
@@ -131,8 +136,8 @@ def test_the_gateway_routes_by_the_httproute_weights(
         assert gateway.split() == {"web-primary": 30, "web-canary": 10}
 
         route["spec"]["rules"][0]["backendRefs"] = [
-            {"name": "web-primary", "weight": 100},
-            {"name": "web-canary", "weight": 0},
+            {"name": "web-primary", "port": 9898, "weight": 100},
+            {"name": "web-canary", "port": 9898, "weight": 0},
         ]
         custom.patch_namespaced_custom_object(
             "gateway.networking.k8s.io", "v1", namespace, "httproutes", "web", {"spec": route["spec"]}
