@@ -21,9 +21,11 @@ from typing import Any
 
 import pytest
 
+from canary.adapters.routers.applier import Traffic
 from canary.adapters.routers.base import JSON, Ref, RouteContext, Router
 from canary.adapters.routers.registry import router_for
 from canary.core.capabilities import Capability
+from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from canary.models.canary import Provider
 from tests.unit.core.sim import make_spec
@@ -166,9 +168,12 @@ def test_a_reconcile_keeps_the_weights(provider: str) -> None:
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_mirroring_where_the_router_can(provider: str) -> None:
     router = router_for(provider)
-    if Capability.MIRRORING not in router.capabilities:
-        pytest.skip(f"{provider} has no mirroring (a spec asking it is refused)")
     ctx = context(provider, {"iterations": 3, "mirror": True})
+    if Capability.MIRRORING not in router.capabilities:
+        # The machine never asks such a router to mirror: a spec asking it is refused first.
+        with pytest.raises(InvalidSpec, match=r"^spec\.analysis\.mirror: "):
+            Traffic(kube=None, router=router, provider=provider).check(ctx)  # type: ignore[arg-type]
+        return
     store = Store(router, ctx)
     store.apply(Routes(100, 0, mirrored=True))
     assert store.routes() == Routes(100, 0, mirrored=True)
