@@ -117,19 +117,7 @@ _UNREAD = object()
 def contains(have: Any, want: Any) -> bool:
     """Whether ``have`` already carries everything ``want`` sets (dicts by key, lists item by item;
     a None in ``want`` is a key that must be absent, as in a merge patch)."""
-    if isinstance(want, dict):
-        if not isinstance(have, dict):
-            return False
-        return all(
-            (k not in have) if v is None else (k in have and contains(have[k], v)) for k, v in want.items()
-        )
-    if isinstance(want, list):
-        return (
-            isinstance(have, list)
-            and len(have) == len(want)
-            and all(contains(h, w) for h, w in zip(have, want, strict=True))
-        )
-    return bool(have == want)
+    return first_missing(have, want, "") is None
 
 
 #: the annotation recording the digest of the spec canary wrote last (``KubeClient.ensure_spec``)
@@ -152,12 +140,15 @@ def differs(existing: JSON, wanted: JSON) -> bool:
 
 
 def first_missing(have: Any, want: Any, path: str) -> str | None:
-    """The path of the first thing ``want`` sets that ``have`` lacks (``spec.rules[0].retry``), or None."""
+    """The path of the first thing ``want`` sets that ``have`` lacks (``spec.rules[0].retry``), or None
+    (a None in ``want`` is a key that must be absent)."""
     if isinstance(want, dict):
         if not isinstance(have, dict):
             return path
         for k, v in want.items():
             if v is None:
+                if k in have:
+                    return f"{path}.{k}"
                 continue
             if k not in have:
                 return f"{path}.{k}"
