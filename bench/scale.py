@@ -49,6 +49,25 @@ REPO = Path(__file__).resolve().parents[1]
 NS = "bench"
 
 
+def controller_command(port: int, workers: int = 16) -> list[str]:
+    """``canary run`` as the benchmarks start it: namespace ``bench``, one replica, metrics on ``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "canary",
+        "run",
+        "-n",
+        NS,
+        "--no-leader-election",
+        "--log-level",
+        "warning",
+        "--metrics-address",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
+
+
 def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
         text = r.read().decode()
@@ -255,21 +274,7 @@ def main() -> None:
         env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
         log = open(workdir / "controller.log", "wb")  # noqa: SIM115 - closed in finally
         controller = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "canary",
-                "run",
-                "-n",
-                NS,
-                "--no-leader-election",
-                "--log-level",
-                "warning",
-                "--metrics-address",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(args.workers),
-            ],
+            controller_command(port, args.workers),
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -17,13 +17,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from kubernetes import client
 
-from bench.scale import NS, create_canaries, memory_mib, prepare
+from bench.scale import controller_command, create_canaries, memory_mib, prepare
 from controlplane.localcluster import LocalCluster, ensure_built, free_port, scratch_dir, terminate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,19 +39,7 @@ def one_run(n: int, seconds: int) -> list[int]:
         env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
         with open(workdir / "controller.log", "wb") as log:
             controller = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "canary",
-                    "run",
-                    "-n",
-                    NS,
-                    "--no-leader-election",
-                    "--log-level",
-                    "warning",
-                    "--metrics-address",
-                    f"127.0.0.1:{free_port()}",
-                ],
+                controller_command(free_port()),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
