@@ -2,8 +2,13 @@
 # Fetch the upstream CRDs of every third-party kind canary writes, at the versions pinned in
 # versions.env, from their Go modules (the module zips carry the CRD manifests), into a cache
 # directory keyed by the versions, outside the checkout.  Prints the cache directory: one folder per
-# set (gateway-api, gateway-api-experimental, istio, contour, smi, keda), each holding only
+# set (gateway-api, gateway-api-experimental, istio, contour, smi, traefik, keda), each holding only
 # CustomResourceDefinition manifests.  Nothing is built: only `go mod download`.
+#
+# One edit is made, to OSM's TrafficSplit CRD: its v1alpha3 version (schema untouched) is marked
+# served, as SMI meshes that write v1alpha3 serve it; OSM itself serves only v1alpha2, and no other
+# upstream CRD of TrafficSplit installs on Kubernetes >= 1.22.  The edit checks that it changes
+# exactly that one flag.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,7 +19,7 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 die() { echo "build-crds: $*" >&2; exit 1; }
 command -v go >/dev/null 2>&1 || die "Go is not installed (need go >= $GO_MIN); install it or put it on PATH"
 
-key="gw-$GATEWAY_API_VERSION-istio-$ISTIO_API_VERSION-contour-$CONTOUR_VERSION-osm-$OSM_VERSION-keda-$KEDA_VERSION"
+key="gw-$GATEWAY_API_VERSION-istio-$ISTIO_API_VERSION-contour-$CONTOUR_VERSION-osm-$OSM_VERSION-traefik-$TRAEFIK_VERSION-keda-$KEDA_VERSION-2"
 cache="$(dirname "$("$here/cachedir.sh")")/crds-$key"
 if [ -f "$cache/.complete" ]; then echo "$cache"; exit 0; fi
 
@@ -47,6 +52,17 @@ contour=$(module "github.com/projectcontour/contour@$CONTOUR_VERSION")
 take contour "$contour/examples/contour/01-crds.yaml"
 osm=$(module "github.com/openservicemesh/osm@$OSM_VERSION")
 take smi "$osm/cmd/osm-bootstrap/crds/smi_traffic_split.yaml"
+python3 - "$work/smi/smi_traffic_split.yaml" <<'PY' || die "OSM's TrafficSplit CRD is not as expected"
+import sys
+path = sys.argv[1]
+text = open(path).read()
+off = "    - name: v1alpha3\n      served: false\n"
+assert text.count(off) == 1, "v1alpha3 is not there exactly once, unserved"
+assert "    - name: v1alpha2\n      served: true\n      storage: true\n" in text, "v1alpha2 is not stored"
+open(path, "w").write(text.replace(off, off.replace("false", "true")))
+PY
+traefik=$(module "github.com/traefik/traefik/v3@$TRAEFIK_VERSION")
+take traefik "$traefik/docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
 keda=$(module "github.com/kedacore/keda/v2@$KEDA_VERSION")
 take keda "$keda/config/crd/bases/keda.sh_scaledobjects.yaml"
 

@@ -2,10 +2,10 @@
 
 ``controlplane/build-crds.sh`` takes them from their Go modules at the versions pinned in
 ``controlplane/versions.env`` (Gateway API, Istio, Contour, SMI's TrafficSplit as Open Service Mesh
-ships it, KEDA) into a cache outside the
-checkout; ``install`` applies sets of them to a cluster and waits until they are established.  The
-Gateway API's standard channel is the default set: it is what most clusters run, and a field only
-the experimental channel has (an HTTPRoute rule's ``retry``) is dropped by the API server there, which
+ships it with its v1alpha3 marked served, Traefik, KEDA) into a cache outside the checkout;
+``install`` applies sets of them to a cluster and waits until they are established.  The Gateway
+API's standard channel is the default set: it is what most clusters run, and a field only the
+experimental channel has (an HTTPRoute rule's ``retry``) is dropped by the API server there, which
 the controller reports (``canary.core.errors.Pruned``).
 """
 
@@ -18,7 +18,7 @@ from controlplane.localcluster import ClusterError, kubectl, kubectl_path, wait_
 
 HERE = Path(__file__).resolve().parent
 #: the sets installed unless a caller names others
-DEFAULT = ("gateway-api", "istio", "contour", "smi", "keda")
+DEFAULT = ("gateway-api", "istio", "contour", "smi", "traefik", "keda")
 SETS = (*DEFAULT, "gateway-api-experimental")
 
 

@@ -76,7 +76,7 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def crds(cluster: Cluster) -> None:
     """canary's CRDs, plus the upstream CRDs of the other kinds it drives (Gateway API standard
-    channel, Istio, SMI, Contour, KEDA: ``controlplane.crds``)."""
+    channel, Istio, SMI, Contour, Traefik, KEDA: ``controlplane.crds``)."""
     repo = Path(__file__).resolve().parents[1]
     cluster.kubectl(
         "apply",

@@ -45,7 +45,11 @@ Percent = Annotated[int, Field(ge=0, le=100)]
 
 
 class Provider(StrEnum):
-    """Traffic providers this controller implements.  Unknown names are refused, never replaced."""
+    """Flagger's traffic provider values, every one of them.  Unknown names are refused, never replaced.
+
+    A value is accepted here so that a Flagger manifest applies (a schema refusal would fail the
+    whole GitOps apply); the providers canary has no router for are refused on the Canary itself,
+    with the reason (``canary.adapters.routers.registry.UNSUPPORTED``)."""
 
     KUBERNETES = "kubernetes"
     GATEWAYAPI = "gatewayapi"
@@ -55,11 +59,24 @@ class Provider(StrEnum):
     NGINX = "nginx"
     LINKERD = "linkerd"
     CONTOUR = "contour"
+    TRAEFIK = "traefik"
+    SKIPPER = "skipper"
+    SMI_V1ALPHA1 = "smi:v1alpha1"
+    SMI_V1ALPHA2 = "smi:v1alpha2"
+    SMI_V1ALPHA3 = "smi:v1alpha3"
+    OSM = "osm"
+    KNATIVE = "knative"
+    GLOO = "gloo"
+    KUMA = "kuma"
+    APISIX = "apisix"
+    APPMESH = "appmesh"
+    APPMESH_V1BETA2 = "appmesh:v1beta2"
 
     @property
     def family(self) -> str:
-        """The router that serves this name (``gatewayapi:v1`` and ``gatewayapi`` are one router)."""
-        return self.value.split(":", 1)[0]
+        """The router that serves this name (``gatewayapi:v1`` and ``gatewayapi`` are one router;
+        ``smi:v1alpha2`` and ``smi:v1alpha3`` are two)."""
+        return self.value if self.value.startswith("smi:") else self.value.split(":", 1)[0]
 
 
 class Strategy(StrEnum):
@@ -635,9 +652,9 @@ class CanarySpec(KubeModel):
     ingress_ref: IngressRef | None = None
     """The Ingress the nginx provider clones."""
     route_ref: LocalObjectRef | None = None
-    """APISIX route (kept for Flagger compatibility; not used)."""
+    """The APISIX route of Flagger's apisix provider, which canary does not support: refused when set."""
     upstream_ref: LocalObjectRef | None = None
-    """Gloo upstream (kept for Flagger compatibility; not used)."""
+    """The Gloo upstream of Flagger's gloo provider, which canary does not support: refused when set."""
     service: CanaryService
     """The generated Services and routes."""
     analysis: CanaryAnalysis | None = None

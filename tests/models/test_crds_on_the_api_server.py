@@ -75,7 +75,7 @@ def _set(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "value", "field"),
     [
-        ("spec.provider", "appmesh", "spec.provider"),
+        ("spec.provider", "consul", "spec.provider"),
         ("spec.targetRef.kind", "StatefulSet", "spec.targetRef.kind"),
         ("spec.targetRef", None, "spec.targetRef"),
         ("spec.service.port", 70000, "spec.service.port"),

@@ -1,6 +1,6 @@
 """Every router's objects, for a table of specs, written through the one applier to the real API
 server with the upstream CRDs installed (``controlplane.crds``: Gateway API standard channel, Istio,
-Contour, SMI; Ingress and Service are core kinds):
+Contour, SMI, Traefik; Ingress and Service are core kinds):
 
 * the API server accepts them (schema and CEL rules), at every weight step;
 * it stores everything the router wrote (nothing pruned), except where the installed CRD has no such
@@ -45,8 +45,22 @@ SPECS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("service-settings", {"stepWeight": 25}, SERVICE),
     ("policies", {"stepWeight": 25}, POLICIES),
     ("retries", {"stepWeight": 25}, {"retries": {"attempts": 3, "perTryTimeout": "2s", "retryOn": "5xx"}}),
+    # a TCP service: istio writes a tcp route; for the others it is only the Service port's appProtocol
+    ("tcp", {"stepWeight": 25}, {"appProtocol": "tcp"}),
 ]
-PROVIDERS = ["kubernetes", "gatewayapi", "gatewayapi:v1beta1", "istio", "nginx", "linkerd", "contour"]
+PROVIDERS = [
+    "kubernetes",
+    "gatewayapi",
+    "gatewayapi:v1beta1",
+    "istio",
+    "nginx",
+    "linkerd",
+    "contour",
+    "traefik",
+    "skipper",
+    "osm",
+    "smi:v1alpha3",
+]
 
 
 class CountingKube(KubeClient):
@@ -162,9 +176,22 @@ EXPECTED: dict[str, dict[str, str]] = {
         gw: {"policies": REFUSED, "retries": "pruned: spec.rules[0].retry"}
         for gw in ("gatewayapi", "gatewayapi:v1beta1")
     },
-    "linkerd": {
-        s: REFUSED
-        for s in ("ab-testing", "mirroring", "session-affinity", "service-settings", "policies", "retries")
+    **{
+        weights_only: {
+            s: REFUSED
+            for s in (
+                "ab-testing",
+                "mirroring",
+                "session-affinity",
+                "service-settings",
+                "policies",
+                "retries",
+            )
+        }
+        for weights_only in ("linkerd", "skipper", "osm", "smi:v1alpha3")
+    },
+    "traefik": {
+        s: REFUSED for s in ("ab-testing", "session-affinity", "service-settings", "policies", "retries")
     },
     "contour": {s: REFUSED for s in ("mirroring", "session-affinity", "service-settings", "policies")},
 }

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from canary.adapters.metrics.analysis import AnalysisContext, _run_window
+from canary.adapters.metrics.analysis import OBSERVERS, AnalysisContext, _run_window
 from canary.adapters.metrics.builtin import DURATION, SUCCESS_RATE, Observer, query
 from canary.adapters.metrics.templates import TemplateModel, render
 from canary.models.canary import Canary, Provider
@@ -48,6 +48,15 @@ FLAGGER = {
         "histogram_quantile(0.99, sum(rate(envoy_cluster_upstream_rq_time_bucket{"
         'envoy_cluster_name=~"shop_web-canary_[0-9a-zA-Z-]+"}[1m])) by (le))'
     ),
+    (Observer.OSM, SUCCESS_RATE): (
+        'sum(rate(osm_request_total{destination_namespace="shop", destination_kind="Deployment", '
+        'destination_name="web", response_code!~"5.*"}[1m])) / sum(rate(osm_request_total{'
+        'destination_namespace="shop", destination_kind="Deployment", destination_name="web"}[1m])) * 100'
+    ),
+    (Observer.OSM, DURATION): (
+        "histogram_quantile(0.99, sum(rate(osm_request_duration_ms_bucket{"
+        'destination_namespace="shop", destination_kind="Deployment", destination_name="web"}[1m])) by (le))'
+    ),
 }
 
 
@@ -68,6 +77,35 @@ def test_primary_side_selects_the_primary() -> None:
     assert 'canary=""' in render(query(Observer.NGINX, SUCCESS_RATE, "primary"), PRIMARY)
     assert "shop_web-primary_" in render(query(Observer.CONTOUR, SUCCESS_RATE, "primary"), PRIMARY)
     assert render(query(Observer.KUBERNETES, DURATION), CANARY).endswith(" * 1000")
+
+
+def test_traefik_counts_the_weighted_backends_requests() -> None:
+    """Not Flagger's text: it counts the ``+Inf`` bucket of the duration histogram and selects by the
+    target's name; this counts ``traefik_service_requests_total`` (the same requests) and selects by
+    the apex Service's name, which is what the TraefikService's backends are named after."""
+    rate = render(query(Observer.TRAEFIK, SUCCESS_RATE), CANARY)
+    selector = 'service=~"shop-web-canary-[0-9a-zA-Z-]+@kubernetescrd"'
+    assert rate == (
+        f'sum(rate(traefik_service_requests_total{{{selector}, code!~"5.."}}[1m])) / '
+        f"sum(rate(traefik_service_requests_total{{{selector}}}[1m])) * 100"
+    )
+    assert "shop-web-primary-" in render(query(Observer.TRAEFIK, DURATION, "primary"), PRIMARY)
+    assert render(query(Observer.TRAEFIK, DURATION), CANARY).endswith(" * 1000")
+
+
+@pytest.mark.parametrize(
+    ("provider", "observer"),
+    [
+        ("gatewayapi:v1", Observer.KUBERNETES),
+        ("gatewayapi:v1beta1", Observer.KUBERNETES),
+        ("traefik", Observer.TRAEFIK),
+        ("osm", Observer.OSM),
+        ("smi:v1alpha3", None),
+        ("skipper", None),
+    ],
+)
+def test_the_builtin_queries_follow_the_router_family(provider: str, observer: Observer | None) -> None:
+    assert OBSERVERS.get(Provider(provider).family) is observer
 
 
 def test_every_provider_has_both_metrics() -> None:

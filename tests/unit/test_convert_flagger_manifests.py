@@ -9,8 +9,10 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
+from canary.adapters.routers.registry import router_for
 from canary.cli import main
-from canary.models.canary import Canary
+from canary.models.canary import Canary, Provider
+from canary.models.providers import UNSUPPORTED
 
 FIXTURE = Path(__file__).resolve().parents[1] / "models" / "fixtures" / "flagger-canary.yaml"
 
@@ -20,7 +22,7 @@ apiVersion: flagger.app/v1beta1
 kind: Canary
 metadata: {name: a, namespace: t}
 spec:
-  provider: appmesh  # the mesh
+  provider: consul  # the mesh
   targetRef: {apiVersion: apps/v1, kind: Deployment, name: a}
   service: {port: 80}
   canaryAnalysis: {interval: 5min, stepWeight: 10}
@@ -73,3 +75,61 @@ def test_no_flagger_documents(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["convert", str(source)])
     assert result.exit_code == 0
     assert "nothing to convert" in result.stderr
+
+
+#: every provider value Flagger v1.44 routes (pkg/router/factory.go), with the value a suffix selects
+FLAGGER_PROVIDERS = {
+    "kubernetes": "kubernetes",
+    "istio": "istio",
+    "linkerd": "linkerd",
+    "appmesh": "appmesh",
+    "appmesh:v1beta2": "appmesh:v1beta2",
+    "contour": "contour",
+    "gloo": "gloo",
+    "nginx": "nginx",
+    "skipper": "skipper",
+    "traefik": "traefik",
+    "apisix": "apisix",
+    "osm": "osm",
+    "kuma": "kuma",
+    "knative": "knative",
+    "smi:v1alpha1": "smi:v1alpha1",
+    "smi:v1alpha2": "smi:v1alpha2",
+    "smi:v1alpha3": "smi:v1alpha3",
+    "smi:v1alpha3:osm": "smi:v1alpha3",
+    "smi:v1alpha2:linkerd": "smi:v1alpha2",
+    "gloo:edge": "gloo",
+    "gatewayapi:v1": "gatewayapi:v1",
+    "gatewayapi:v1beta1": "gatewayapi:v1beta1",
+}
+
+
+def _canary_with(provider: str) -> str:
+    return (
+        "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: a, namespace: t}\n"
+        f"spec:\n  provider: {provider!r}\n"
+        "  targetRef: {apiVersion: apps/v1, kind: Deployment, name: a}\n  service: {port: 80}\n"
+    )
+
+
+def test_every_flagger_provider_value_converts_or_is_refused_with_the_reason(tmp_path: Path) -> None:
+    routed, refused = [], []
+    for value, selects in FLAGGER_PROVIDERS.items():
+        source = tmp_path / "in.yaml"
+        source.write_text(_canary_with(value))
+        result = CliRunner().invoke(main, ["convert", str(source)])
+        converted = yaml.safe_load(result.stdout)
+        assert converted["spec"]["provider"] == selects, value
+        Canary.model_validate(converted)  # the schema takes it: the apply never fails on it
+        if value != selects:
+            assert f"spec.provider {value} -> {selects}" in result.stderr
+        if Provider(selects) in UNSUPPORTED:
+            assert result.exit_code == 1, value
+            assert f"Canary t/a: spec.provider: canary has no {selects} router" in result.stderr
+            refused.append(selects)
+        else:
+            assert result.exit_code == 0, (value, result.stderr)
+            router_for(selects)  # and a router serves it
+            routed.append(selects)
+    assert sorted(set(refused)) == sorted(p.value for p in UNSUPPORTED)
+    assert {"traefik", "skipper", "osm", "smi:v1alpha2", "smi:v1alpha3"} <= set(routed)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from canary.core.actions import SetWeights
 from canary.core.observations import Cause, CheckFailure, CheckKind, CheckOutcome
 from canary.models.canary import Canary, Phase, Provider
+from canary.models.providers import UNSUPPORTED
 from tests.support.specgen import generated
 from tests.unit.core.sim import World
 
@@ -47,6 +48,9 @@ def test_ten_thousand_generated_specs_never_crash_the_models_or_the_core() -> No
         seen["parsed"] += 1
         rng = random.Random(i)
         provider = canary.spec.provider or Provider.KUBERNETES
+        if provider in UNSUPPORTED:  # the tick reports it on the Canary before the core is reached
+            seen["refused by the router registry"] += 1
+            continue
         world = World(canary.spec, provider=provider, checks=random_checks(rng))
         world.primary_rollout_ticks = rng.choice([0, 1, 3])
         slow = rng.random() < 0.1
@@ -78,5 +82,5 @@ def test_ten_thousand_generated_specs_never_crash_the_models_or_the_core() -> No
     assert seen["parsed"] + seen["refused by the models"] == N
     assert seen["parsed"] >= 2_000  # the generator reaches the core, not only the validators
     assert seen["refused by the models"] >= 2_000  # and tries what must be refused
-    assert seen["driven through the core"] == seen["parsed"]
+    assert seen["driven through the core"] == seen["parsed"] - seen["refused by the router registry"]
     print(dict(seen))

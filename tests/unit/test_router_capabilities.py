@@ -9,10 +9,9 @@ import pytest
 
 from canary.adapters.routers.applier import Traffic
 from canary.adapters.routers.base import RouteContext
-from canary.adapters.routers.registry import router_for
+from canary.adapters.routers.registry import router_for, served
 from canary.core.capabilities import Capability, asked
 from canary.core.errors import InvalidSpec
-from canary.models.canary import Provider
 from tests.unit.core.sim import make_spec
 
 AB = {"iterations": 3}
@@ -75,7 +74,7 @@ def context(provider: str, analysis: dict[str, Any], service: dict[str, Any]) ->
 
 
 @pytest.mark.parametrize("capability", list(ASKS))
-@pytest.mark.parametrize("provider", [p.value for p in Provider])
+@pytest.mark.parametrize("provider", [p.value for p in served()])
 def test_a_spec_asking_what_the_router_lacks_is_refused_naming_the_field(
     provider: str, capability: Capability
 ) -> None:
@@ -104,6 +103,22 @@ def test_a_spec_asking_what_the_router_lacks_is_refused_naming_the_field(
 
 
 def test_a_spec_asking_nothing_special_is_accepted_everywhere() -> None:
-    for provider in Provider:
+    for provider in served():
         router = router_for(provider)
         Traffic(kube=None, router=router, provider=provider.value).check(context(provider.value, CANARY, {}))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "key"), [("spec.routeRef", "routeRef"), ("spec.upstreamRef", "upstreamRef")]
+)
+def test_flaggers_apisix_and_gloo_references_are_refused_not_ignored(field: str, key: str) -> None:
+    for provider in served():
+        svc: dict[str, Any] = {"port": 80}
+        if provider.value.startswith("gatewayapi"):
+            svc["gatewayRefs"] = [{"name": "public"}]
+        ref = {"apiVersion": "example.io/v1", "kind": "Route", "name": "web"}
+        spec = make_spec(CANARY, provider=provider.value, service=svc, **{key: ref})
+        ctx = RouteContext(spec, "shop", "web", "app", "web")
+        traffic = Traffic(kube=None, router=router_for(provider), provider=provider.value)  # type: ignore[arg-type]
+        with pytest.raises(InvalidSpec, match=rf"^{field}: only Flagger's"):
+            traffic.check(ctx)

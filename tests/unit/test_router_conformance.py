@@ -23,14 +23,13 @@ import pytest
 
 from canary.adapters.routers.applier import Traffic
 from canary.adapters.routers.base import JSON, Ref, RouteContext, Router
-from canary.adapters.routers.registry import router_for
+from canary.adapters.routers.registry import router_for, served
 from canary.core.capabilities import Capability
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
-from canary.models.canary import Provider
 from tests.unit.core.sim import make_spec
 
-PROVIDERS = [p.value for p in Provider]
+PROVIDERS = [p.value for p in served()]
 STEPS = [(100, 0), (90, 10), (75, 25), (50, 50), (0, 100)]
 
 

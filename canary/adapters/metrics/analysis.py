@@ -62,14 +62,17 @@ from canary.models.canary import (
 )
 from canary.models.metric_template import MetricTemplate
 
-#: Which builtin queries a traffic provider's canaries use (Flagger's observers).
+#: Which builtin queries a traffic provider's canaries use (Flagger's observers), by router family
+#: (``gatewayapi:v1`` is ``gatewayapi``).  smi:* and skipper have none: use a templateRef.
 OBSERVERS = {
-    Provider.KUBERNETES: Observer.KUBERNETES,
-    Provider.GATEWAYAPI: Observer.KUBERNETES,
-    Provider.ISTIO: Observer.ISTIO,
-    Provider.NGINX: Observer.NGINX,
-    Provider.LINKERD: Observer.LINKERD,
-    Provider.CONTOUR: Observer.CONTOUR,
+    "kubernetes": Observer.KUBERNETES,
+    "gatewayapi": Observer.KUBERNETES,
+    "istio": Observer.ISTIO,
+    "nginx": Observer.NGINX,
+    "linkerd": Observer.LINKERD,
+    "contour": Observer.CONTOUR,
+    "traefik": Observer.TRAEFIK,
+    "osm": Observer.OSM,
 }
 _SIDES = ("canary", "primary")
 
@@ -172,7 +175,7 @@ class MetricAnalysis:
         elif metric.query:
             endpoint, text = Endpoint(spec.metrics_server or self.default_server), metric.query
         elif metric.name in BUILTIN:
-            observer = OBSERVERS.get(ctx.provider)
+            observer = OBSERVERS.get(ctx.provider.family)
             if observer is None:
                 raise InvalidMetric(
                     f"no builtin {metric.name} for provider {ctx.provider.value}; use a templateRef"

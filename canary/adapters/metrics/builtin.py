@@ -22,6 +22,8 @@ class Observer(StrEnum):
     LINKERD = "linkerd"
     NGINX = "nginx"
     CONTOUR = "contour"
+    TRAEFIK = "traefik"  # Traefik's own metrics, for the TraefikService's weighted backends
+    OSM = "osm"  # Open Service Mesh's Envoy sidecars
 
 
 SUCCESS_RATE = "request-success-rate"
@@ -43,6 +45,11 @@ _SELECTORS = {
     Observer.LINKERD: 'namespace="{{ namespace }}", deployment=~"{{ target }}", direction="inbound"',
     Observer.NGINX: 'namespace="{{ namespace }}", ingress="{{ ingress }}", CANARY',
     Observer.CONTOUR: 'envoy_cluster_name=~"{{ namespace }}_{{ service }}-SIDE_[0-9a-zA-Z-]+"',
+    Observer.TRAEFIK: 'service=~"{{ namespace }}-{{ service }}-SIDE-[0-9a-zA-Z-]+@kubernetescrd"',
+    Observer.OSM: (
+        'destination_namespace="{{ namespace }}", destination_kind="Deployment", '
+        'destination_name="{{ target }}"'
+    ),
 }
 #: (series counted, label filter of the good ones) for the success rate
 _REQUESTS = {
@@ -51,6 +58,8 @@ _REQUESTS = {
     Observer.LINKERD: ("response_total", 'classification!="failure"'),
     Observer.NGINX: ("nginx_ingress_controller_requests", 'status!~"5.*"'),
     Observer.CONTOUR: ("envoy_cluster_upstream_rq", 'envoy_response_code!~"5.*"'),
+    Observer.TRAEFIK: ("traefik_service_requests_total", 'code!~"5.."'),
+    Observer.OSM: ("osm_request_total", 'response_code!~"5.*"'),
 }
 #: histogram buckets for the p99, and the factor to milliseconds
 _LATENCY = {
@@ -58,6 +67,8 @@ _LATENCY = {
     Observer.ISTIO: ("istio_request_duration_milliseconds_bucket", ""),
     Observer.LINKERD: ("response_latency_ms_bucket", ""),
     Observer.CONTOUR: ("envoy_cluster_upstream_rq_time_bucket", ""),
+    Observer.TRAEFIK: ("traefik_service_request_duration_seconds_bucket", " * 1000"),
+    Observer.OSM: ("osm_request_duration_ms_bucket", ""),
 }
 
 

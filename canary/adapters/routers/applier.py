@@ -45,6 +45,15 @@ class Traffic:
         message = refusal(ctx.spec, self.provider, self.router.capabilities, providers_with())
         if message is not None:
             raise InvalidSpec(message)
+        for field, value, owner in (
+            ("spec.routeRef", ctx.spec.route_ref, "apisix"),
+            ("spec.upstreamRef", ctx.spec.upstream_ref, "gloo"),
+        ):
+            if value is not None:  # Flagger's, for a provider with no router here: it would do nothing
+                raise InvalidSpec(
+                    f"{field}: only Flagger's {owner} provider uses it, and canary has no {owner} "
+                    f"router; remove it (the {self.provider} provider does not use it)"
+                )
 
     def reconcile(self, ctx: RouteContext) -> None:
         """Create or update the objects the router owns, keeping the weights they carry."""

@@ -13,6 +13,11 @@ With session affinity, while the canary has traffic, named routes matching the c
 (Istio takes the first matching route): the canary cookie to the canary, the primary cookie to the
 primary, an earlier run's canary cookie to the primary with the cookie expired; the weighted
 route's destinations set their cookies on responses.
+
+A TCP service (``service.appProtocol: tcp``, as in Flagger) gets one ``tcp`` route instead, with the
+same weights, matching the ports of ``service.match`` entries if any: TCP routes have nothing else,
+so a spec asking a TCP service for what only HTTP routes do (A/B matches, mirroring, session
+affinity, timeouts, retries, header operations, rewrites, CORS) is refused naming the field.
 """
 
 from __future__ import annotations
@@ -22,13 +27,37 @@ from typing import Any, ClassVar
 from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
 from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.adapters.routers.session import PIN_NAMES, Session
-from canary.core.capabilities import Capability
+from canary.core.capabilities import Capability, asked
 from canary.core.errors import InvalidSpec
 from canary.core.observations import Routes
 from canary.models.canary import Strategy
 
 GROUP = "networking.istio.io"
 VERSION = "v1beta1"
+
+
+#: what a VirtualService's tcp route does: weights; the DestinationRules still carry the traffic policy
+TCP_CAPABILITIES = frozenset({Capability.WEIGHTS, Capability.TRAFFIC_POLICY})
+
+
+def is_tcp(ctx: RouteContext) -> bool:
+    return (ctx.spec.service.app_protocol or "").lower() == "tcp"
+
+
+def _check_tcp(ctx: RouteContext) -> None:
+    for capability, field in asked(ctx.spec, TCP_CAPABILITIES):
+        if capability not in TCP_CAPABILITIES:
+            raise InvalidSpec(
+                f"{field}: spec.service.appProtocol is tcp, and Istio routes TCP by weight only "
+                f"({capability.value} is for HTTP routes)"
+            )
+    for i, m in enumerate(ctx.spec.service.match or []):
+        extra = sorted(k for k in m.wire() if k not in ("port", "name"))
+        if extra:
+            raise InvalidSpec(
+                f"spec.service.match[{i}].{extra[0]}: spec.service.appProtocol is tcp, and a TCP route "
+                "matches by port only"
+            )
 
 
 def _meta(ctx: RouteContext, name: str) -> dict[str, Any]:
@@ -112,8 +141,23 @@ class IstioRouter:
             out.append(route)
         return out
 
+    def _tcp_route(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
+        route: dict[str, Any] = {
+            "route": [
+                {"destination": {"host": ctx.primary_service}, "weight": routes.primary},
+                {"destination": {"host": ctx.canary_service}, "weight": routes.canary},
+            ]
+        }
+        ports = [{"port": m.port} for m in ctx.spec.service.match or [] if m.port is not None]
+        if ports:
+            route["match"] = ports
+        return route
+
     def virtual_service(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:
         svc = ctx.spec.service
+        if is_tcp(ctx):
+            _check_tcp(ctx)
+            return self._wrap(ctx, {"tcp": [self._tcp_route(ctx, routes)]})
         base = [m.wire() for m in svc.match or []]
         analysis = ctx.spec.effective_analysis
         http: list[dict[str, Any]] = []
@@ -125,7 +169,11 @@ class IstioRouter:
         else:
             http += self._session_routes(ctx, base, routes)
             http.append(self._route(ctx, base, routes, session=ctx.session))
-        spec: dict[str, Any] = {"http": http}
+        return self._wrap(ctx, {"http": http})
+
+    def _wrap(self, ctx: RouteContext, spec: dict[str, Any]) -> dict[str, Any]:
+        """The VirtualService with ``spec``'s routes: hosts, gateways and the apex metadata added."""
+        svc = ctx.spec.service
         if svc.delegation:
             if svc.hosts or svc.gateways:
                 raise InvalidSpec(
@@ -162,16 +210,22 @@ class IstioRouter:
         return self._read(vs, ctx) if vs is not None else Routes(100, 0)
 
     def _read(self, vs: dict[str, Any], ctx: RouteContext) -> Routes:
+        tcp = vs.get("spec", {}).get("tcp") or []
+        if tcp and not vs.get("spec", {}).get("http"):
+            return self._weights(tcp[0], ctx, mirrored=False)
         http = [
             r for r in vs.get("spec", {}).get("http") or [] if r.get("name") not in PIN_NAMES
         ]  # the weighted route
         if not http:
             return Routes(100, 0)
         first = http[0]
+        return self._weights(first, ctx, (first.get("mirror") or {}).get("host") == ctx.canary_service)
+
+    @staticmethod
+    def _weights(route: dict[str, Any], ctx: RouteContext, mirrored: bool) -> Routes:
         weights = {
-            r.get("destination", {}).get("host"): int(r.get("weight", 0)) for r in first.get("route") or []
+            r.get("destination", {}).get("host"): int(r.get("weight", 0)) for r in route.get("route") or []
         }
-        mirrored = (first.get("mirror") or {}).get("host") == ctx.canary_service
         return Routes.proportional(
             weights.get(ctx.primary_service, 0), weights.get(ctx.canary_service, 0), mirrored
         )
@@ -179,9 +233,10 @@ class IstioRouter:
     def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
         """Route everything to the apex host and drop the two DestinationRules."""
         vs = self.virtual_service(ctx, Routes(100, 0))
-        route = vs["spec"]["http"][-1]
+        kind = "tcp" if is_tcp(ctx) else "http"
+        route = vs["spec"][kind][-1]
         route["route"] = [{"destination": {"host": ctx.apex}, "weight": 100}]
         route.pop("mirror", None)
         route.pop("mirrorPercentage", None)
-        vs["spec"]["http"] = [route]
+        vs["spec"][kind] = [route]
         return [(_vs(ctx), vs)], [_dr(ctx.primary_service), _dr(ctx.canary_service)]

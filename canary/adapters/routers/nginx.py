@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any, ClassVar
 
-from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
+from canary.adapters.routers import ingress
 from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.core.capabilities import Capability
 from canary.core.errors import InvalidSpec
@@ -39,28 +39,11 @@ def _retarget(node: Any, apex: str, canary: str) -> None:
             _retarget(child, apex, canary)
 
 
-def _ingress(name: str) -> Ref:
-    return Ref("networking.k8s.io", "v1", "ingresses", "Ingress", name)
-
-
 class NginxRouter:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.WEIGHTS, Capability.HEADER_MATCH})
 
     def __init__(self, prefix: str = PREFIX) -> None:
         self.prefix = prefix
-
-    def _ingress_name(self, ctx: RouteContext) -> str:
-        ref = ctx.spec.ingress_ref
-        if ref is None:
-            raise InvalidSpec("spec.ingressRef: the nginx provider needs the Ingress to clone")
-        return ref.name
-
-    def _source(self, ctx: RouteContext, found: Found) -> dict[str, Any]:
-        name = self._ingress_name(ctx)
-        ingress = found.get(_ingress(name))
-        if ingress is None:
-            raise InvalidSpec(f"spec.ingressRef: Ingress {name} not found in namespace {ctx.namespace}")
-        return ingress
 
     @staticmethod
     def check(ctx: RouteContext) -> None:
@@ -108,34 +91,18 @@ class NginxRouter:
     def canary_ingress(self, ctx: RouteContext, source: dict[str, Any], routes: Routes) -> dict[str, Any]:
         spec = copy.deepcopy(source.get("spec", {}))
         _retarget(spec, ctx.apex, ctx.canary_service)
-        annotations = {
-            k: v
-            for k, v in (source["metadata"].get("annotations") or {}).items()
-            if k != "kubectl.kubernetes.io/last-applied-configuration" and "toolkit.fluxcd.io" not in k
-        }
-        annotations.update(self._annotations(ctx, routes))  # a None removes an A/B key an earlier run set
-        return {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": {
-                "name": f"{source['metadata']['name']}-canary",
-                "namespace": ctx.namespace,
-                "labels": {CANARY_LABEL: ctx.canary, **MANAGED_BY},
-                "annotations": annotations,
-            },
-            "spec": spec,
-        }
+        return ingress.clone(ctx, source, spec, self._annotations(ctx, routes))
 
     # ------------------------------------------------------------------------------ Router
     def refs(self, ctx: RouteContext) -> list[Ref]:
-        return [_ingress(f"{self._ingress_name(ctx)}-canary")]
+        return [ingress.clone_ref(ctx, "nginx")]
 
     def inputs(self, ctx: RouteContext) -> list[Ref]:
-        return [_ingress(self._ingress_name(ctx))]
+        return [ingress.ingress_ref(ingress.source_name(ctx, "nginx"))]
 
     def render(self, ctx: RouteContext, routes: Routes, found: Found) -> Rendered:
         self.check(ctx)
-        return [(self.refs(ctx)[0], self.canary_ingress(ctx, self._source(ctx, found), routes))]
+        return [(self.refs(ctx)[0], self.canary_ingress(ctx, ingress.source(ctx, found, "nginx"), routes))]
 
     def read(self, ctx: RouteContext, found: Found) -> Routes:
         existing = found.get(self.refs(ctx)[0])

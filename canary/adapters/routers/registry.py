@@ -1,5 +1,8 @@
 """The explicit registry of routers: provider name -> router (pure: ``canary.adapters.routers.applier``
-does its I/O).  Unknown names are refused.
+does its I/O).  Unknown names are refused, and so are the Flagger providers canary has no router for,
+each with the reason (``canary.models.providers.UNSUPPORTED``): the CRD's enum accepts every Flagger
+value, so that a Flagger manifest applies, and the Canary is then reported (Ready=False, a Warning
+event naming spec.provider) instead of the whole GitOps apply failing on one document.
 
 The CRD's enum already refuses unknown providers; this is the second line, for a controller flag or
 a model that has drifted from the enum.
@@ -14,10 +17,13 @@ from canary.adapters.routers.contour import ContourRouter
 from canary.adapters.routers.gatewayapi import GatewayAPIRouter
 from canary.adapters.routers.istio import IstioRouter
 from canary.adapters.routers.kubernetes import KubernetesRouter
-from canary.adapters.routers.linkerd import LinkerdRouter
 from canary.adapters.routers.nginx import NginxRouter
+from canary.adapters.routers.skipper import SkipperRouter
+from canary.adapters.routers.smi import TrafficSplitRouter, TrafficSplitV1alpha3Router
+from canary.adapters.routers.traefik import TraefikRouter
 from canary.core.capabilities import Capability
 from canary.models.canary import Provider
+from canary.models.providers import UNSUPPORTED
 
 
 class UnknownProvider(ValueError):
@@ -30,6 +36,8 @@ def router_for(provider: Provider | str) -> Router:
     except ValueError:
         names = ", ".join(p.value for p in Provider)
         raise UnknownProvider(f"unknown provider {provider!r}; supported: {names}") from None
+    if provider in UNSUPPORTED:
+        raise UnknownProvider(UNSUPPORTED[provider])
     family = provider.family
     if family == "kubernetes":
         return KubernetesRouter()
@@ -39,8 +47,14 @@ def router_for(provider: Provider | str) -> Router:
         return IstioRouter()
     if family == "nginx":
         return NginxRouter()
-    if family == "linkerd":
-        return LinkerdRouter()
+    if family in ("linkerd", "osm", "smi:v1alpha2"):
+        return TrafficSplitRouter()
+    if family == "smi:v1alpha3":
+        return TrafficSplitV1alpha3Router()
+    if family == "traefik":
+        return TraefikRouter()
+    if family == "skipper":
+        return SkipperRouter()
     if family == "contour":
         return ContourRouter()
     raise UnknownProvider(f"provider {provider.value!r} has no router")
@@ -55,7 +69,12 @@ def capabilities_of(provider: Provider | str) -> frozenset[Capability]:
 def providers_with() -> dict[Capability, list[str]]:
     """Capability -> the provider families whose router has it, sorted."""
     out: dict[Capability, set[str]] = {}
-    for provider in Provider:
+    for provider in served():
         for capability in router_for(provider).capabilities:
             out.setdefault(capability, set()).add(provider.family)
     return {c: sorted(names) for c, names in out.items()}
+
+
+def served() -> list[Provider]:
+    """The providers with a router."""
+    return [p for p in Provider if p not in UNSUPPORTED]

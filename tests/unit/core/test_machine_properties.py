@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from canary.adapters.routers.registry import served
 from canary.core.observations import Cause, CheckFailure, CheckKind, CheckOutcome
 from canary.models.canary import Phase, Provider, Strategy
 from tests.unit.core.sim import World, make_spec
@@ -46,7 +47,7 @@ analyses = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     analysis=analyses,
-    provider=st.sampled_from(list(Provider)),
+    provider=st.sampled_from(served()),
     skip=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
     fail_rate=st.sampled_from([0.0, 0.2, 0.6, 1.0]),

@@ -84,7 +84,8 @@ def test_strategy_is_derived_as_flagger_does(analysis: dict[str, Any], strategy:
 
 def test_unknown_provider_is_refused_not_replaced() -> None:
     with pytest.raises(ValidationError, match="provider"):
-        canary({"stepWeight": 10}, provider="appmesh")
+        canary({"stepWeight": 10}, provider="appmesh:v1beta3")
+    assert canary({"stepWeight": 10}, provider="appmesh").spec.provider is Provider.APPMESH  # Flagger's
     assert canary({"stepWeight": 10}, provider="gatewayapi:v1").spec.provider is Provider.GATEWAYAPI_V1
     assert Provider.GATEWAYAPI_V1.family == "gatewayapi"
 

@@ -1,5 +1,6 @@
-"""The linkerd router without a cluster: the TrafficSplit it writes, the weights it reads back, and
-its refusal of A/B matches (a TrafficSplit cannot look at headers)."""
+"""The SMI TrafficSplit routers (linkerd, osm, smi:v1alpha2, smi:v1alpha3) without a cluster: the
+TrafficSplit they write, the weights they read back, and the refusal of A/B matches (a TrafficSplit
+cannot look at headers)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import pytest
 
 from canary.adapters.kube.primary import CANARY_LABEL
 from canary.adapters.routers.base import RouteContext
-from canary.adapters.routers.linkerd import LinkerdRouter
-from canary.core.errors import InvalidSpec
+from canary.adapters.routers.registry import providers_with
+from canary.adapters.routers.smi import TrafficSplitRouter, TrafficSplitV1alpha3Router
+from canary.core.capabilities import refusal
 from canary.core.observations import Routes
 from tests.unit.core.sim import make_spec
 
-ROUTER = LinkerdRouter()
+ROUTER = TrafficSplitRouter()
 
 
 def context(analysis: dict[str, Any] | None = None, **service: Any) -> RouteContext:
@@ -62,10 +64,20 @@ def test_weights_written_by_someone_else_are_read_as_percentages() -> None:
 
 def test_ab_matches_are_refused_naming_the_field() -> None:
     ab = {"iterations": 3, "match": [{"headers": {"x-canary": {"exact": "yes"}}}]}
-    with pytest.raises(InvalidSpec, match=r"^spec\.analysis\.match: the linkerd provider"):
-        LinkerdRouter.check(context(ab))
+    message = refusal(context(ab).spec, "linkerd", ROUTER.capabilities, providers_with())
+    assert message is not None
+    assert message.startswith("spec.analysis.match[0].headers: the linkerd provider has no header match")
 
 
 def test_canary_and_blue_green_are_accepted() -> None:
-    LinkerdRouter.check(context({"stepWeight": 10}))
-    LinkerdRouter.check(context({"iterations": 3}))
+    for analysis in ({"stepWeight": 10}, {"iterations": 3}):
+        assert refusal(context(analysis).spec, "linkerd", ROUTER.capabilities, providers_with()) is None
+
+
+def test_smi_v1alpha3_writes_the_same_backends_in_its_own_version() -> None:
+    ctx = context({"stepWeight": 10})
+    v2 = ROUTER.traffic_split(ctx, Routes(70, 30))
+    v3 = TrafficSplitV1alpha3Router().traffic_split(ctx, Routes(70, 30))
+    assert v2["apiVersion"] == "split.smi-spec.io/v1alpha2"
+    assert v3["apiVersion"] == "split.smi-spec.io/v1alpha3"
+    assert v3["spec"] == v2["spec"]
