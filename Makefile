@@ -26,9 +26,10 @@ $(STAMP): pyproject.toml
 
 venv: deps $(STAMP)  ## create .venv with the package (editable) and the dev group
 
-controlplane: deps  ## build etcd, kube-* and kwok, and Flux, and fetch the upstream CRDs, into the cache (once per version)
+controlplane: deps  ## build etcd, kube-* and kwok, Flux and Traefik, and fetch the upstream CRDs, into the cache (once per version)
 	@controlplane/build.sh >/dev/null
 	@controlplane/build-flux.sh >/dev/null
+	@controlplane/build-traefik.sh >/dev/null
 	@controlplane/build-crds.sh >/dev/null
 
 demo: venv controlplane  ## the main job: a release promoted and a faulty one reverted, in Git, with Flux
@@ -56,8 +57,8 @@ package-check: venv  ## install the package as the Dockerfile does, into a clean
 unit: venv  ## the fast tests only (no control plane)
 	$(PY) -m pytest tests/unit -q
 
-test: lint package-check controlplane  ## everything CI runs: gates, package check, the whole suite
-	$(PY) -m pytest -q -p no:cacheprovider --durations=5
+test: lint package-check controlplane  ## everything CI runs: gates, package check, the whole suite (in its own network namespace)
+	controlplane/netns.sh $(PY) -m pytest -q -p no:cacheprovider --durations=5
 
 cluster: venv controlplane  ## start a local control plane in .cluster/ (idempotent)
 	@$(PY) -m controlplane.localcluster up --dir .cluster

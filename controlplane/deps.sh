@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install (or check) the system packages the project needs: the test fixtures' Prometheus and git, openssl
-# for the control plane's keys, a Python >= 3.11 with venv, and Go for building the control plane.
+# for the control plane's keys, ip and unshare for the suite's network namespace, a Python >= 3.11
+# with venv, and Go for building the control plane.
 # Installs missing Debian packages with apt-get (running `apt-get update` first); fails naming what is
 # missing when it cannot.  Prints nothing when everything is there.
 set -euo pipefail
@@ -13,6 +14,9 @@ command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v make >/dev/null 2>&1 || missing+=(make)
+# The suite runs in a private network namespace (controlplane/netns.sh) where Pod IPs can be bound.
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 py=${PYTHON:-python3}
 if ! command -v "$py" >/dev/null 2>&1; then
   missing+=(python3 python3-venv)

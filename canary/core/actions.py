@@ -42,6 +42,7 @@ class Reason(StrEnum):
     INCONCLUSIVE = "Inconclusive"
     MARGINAL = "Marginal"
     METRICS_UNAVAILABLE = "MetricsUnavailable"
+    ROUTE_NOT_ACCEPTED = "RouteNotAccepted"
     WAITING_PROMOTION = "WaitingPromotion"
     PROMOTING = "Promoting"
     PROMOTED = "Promoted"

@@ -211,6 +211,11 @@ class _Tick:
             target=self.target,
             analysis=self.analysis,
             git=self.git,
+            routed=None
+            if self.obs.route is None
+            else ("True", "Accepted", self.obs.route.message)
+            if self.obs.route.accepted
+            else ("False", "NotAccepted", self.obs.route.message),
         )
         new = new.model_copy(
             update={
@@ -376,6 +381,17 @@ def _analyse(t: _Tick) -> None:
         return
     if t.hooks(HookType.ROLLBACK) and t.check(CheckKind.ROLLBACK).passed:
         _rollback(t, Reason.ROLLED_BACK, "Rolling back: a rollback webhook asked for it", alert=Severity.WARN)
+        return
+    route = t.obs.route
+    if route is not None and not route.accepted:
+        # The data plane does not route by what was written: no check would measure the canary, and
+        # no weight is moved, until it does (the fix is the user's: the Gateway, the route's refs).
+        t.emit(
+            warning(
+                Reason.ROUTE_NOT_ACCEPTED,
+                f"Holding at {s.canary_weight}%: the data plane does not accept the route: {route.message}",
+            )
+        )
         return
     if not _checks_pass(t):
         return
@@ -890,6 +906,7 @@ def _conditions(
     target: str,
     analysis: tuple[Literal["True", "False", "Unknown"], str, str] | None = None,
     git: tuple[Literal["True", "False", "Unknown"], str, str] | None = None,
+    routed: tuple[Literal["True", "False", "Unknown"], str, str] | None = None,
 ) -> list[Condition]:
     current = {c.type: c for c in old.conditions or []}
     stamp = timestamp(now)
@@ -921,6 +938,11 @@ def _conditions(
         wanted.append(Condition(type="GitOps", status=status, reason=reason, message=message[:1024]))
     elif "GitOps" in current:
         wanted.append(current["GitOps"])
+    if routed is not None:  # the data plane's word on the routing objects, when it says one
+        status, reason, message = routed
+        wanted.append(Condition(type="Routed", status=status, reason=reason, message=message[:1024]))
+    elif "Routed" in current:
+        wanted.append(current["Routed"])
     return [_stamped(current.get(c.type), c, stamp) for c in wanted]
 
 

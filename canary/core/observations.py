@@ -50,6 +50,17 @@ class Routes:
         return cls(round(100 * primary / total), round(100 * canary / total), mirrored)
 
 
+@dataclass(frozen=True)
+class RouteVerdict:
+    """What the data plane says of the routing objects (a Gateway API implementation's HTTPRoute
+    ``status.parents[].conditions``, Contour's HTTPProxy ``Valid``), for their current generation."""
+
+    accepted: bool
+    #: who said it and why, e.g. "HTTPRoute web: traefik.io/gateway-controller: Accepted=False
+    #: (NoMatchingListenerHostname) for Gateway gw: ..."
+    message: str
+
+
 class CheckKind(StrEnum):
     """Side-effecting checks the machine may ask for.  Each is run only when the machine asks."""
 
@@ -161,6 +172,9 @@ class Observations:
     target_hash: str | None
     tracked_configs: dict[str, str] = field(default_factory=dict)
     routes: Routes | None = None
+    #: The data plane's word on the routing objects; None while it has said nothing about their
+    #: current generation (no implementation writes status, or it has not yet).
+    route: RouteVerdict | None = None
     #: Replicas to give the target when it is scaled up for a new revision.
     scale_up_replicas: int = 1
     checks: dict[CheckKind, CheckOutcome] = field(default_factory=dict)

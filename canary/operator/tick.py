@@ -58,7 +58,7 @@ from canary.core.actions import (
 from canary.core.driver import decide
 from canary.core.errors import Conflict, Forbidden, InvalidSpec, MissingKind, NotFound
 from canary.core.machine import Decided, not_ready, parse_timestamp, samples_since
-from canary.core.observations import CheckKind, CheckOutcome, Observations, Routes
+from canary.core.observations import CheckKind, CheckOutcome, Observations, Routes, RouteVerdict
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider
 from canary.operator.checks import CheckRunner
 from canary.operator.notices import Notices
@@ -265,7 +265,7 @@ class Controller:
         wait = self._first_wait(namespace, name, status, interval, now) if due else 0.0
         if wait > 0:
             due = False  # this tick reacts to what changed; the check comes when the interval is up
-        view, ctx, routes = self._observe(spec, status, namespace, name, router, deleting=deleting)
+        view, ctx, routes, verdict = self._observe(spec, status, namespace, name, router, deleting=deleting)
         pending = status.gitops.pending if status.gitops is not None else None
         git = self.git.observe(namespace, name, pending)
         obs = Observations(
@@ -274,6 +274,7 @@ class Controller:
             target_hash=view.revision,
             tracked_configs=view.tracked_configs,
             routes=routes,
+            route=verdict,
             scale_up_replicas=view.primary_replicas,
             invalid_spec=view.invalid,
             due=due,
@@ -360,31 +361,32 @@ class Controller:
         router: Traffic,
         *,
         deleting: bool,
-    ) -> tuple[WorkloadView, RouteContext | None, Routes | None]:
-        """The workloads (created first if missing) and the routes (taken over once the primary
-        serves).  While deleting, nothing is created or taken over: only what is there is read."""
+    ) -> tuple[WorkloadView, RouteContext | None, Routes | None, RouteVerdict | None]:
+        """The workloads (created first if missing), the routes (taken over once the primary serves)
+        and the data plane's verdict on them.  While deleting, nothing is created or taken over: only
+        what is there is read."""
         view = self.workloads.observe(spec, namespace)
         if view.invalid is not None or view.target is None:
-            return view, None, None
+            return view, None, None, None
         label, value = selector_label(view.target)
         if deleting:
-            return view, RouteContext(spec, namespace, name, label, value), None
+            return view, RouteContext(spec, namespace, name, label, value), None, None
         try:
             self.workloads.bootstrap(spec, namespace, name, view)
         except InvalidSpec as e:
             view.invalid = str(e)
-            return view, None, None
+            return view, None, None, None
         ctx = RouteContext(spec, namespace, name, label, value, session_for(spec, status))
-        routes = None
+        routes, verdict = None, None
         # Routing objects are taken over only once the primary can serve (no downtime).
         if status.phase not in (Phase.NONE, Phase.INITIALIZING) or view.primary_readiness.ready:
             try:
                 router.reconcile(ctx)
-                routes = router.get_routes(ctx)
+                routes, verdict = router.observe(ctx)
             except InvalidSpec as e:
                 view.invalid = str(e)
-                return view, None, None
-        return view, ctx, routes
+                return view, None, None, None
+        return view, ctx, routes, verdict
 
     def _git_revision(self, spec: CanarySpec, view: WorkloadView) -> str | None:
         if spec.gitops is None or view.target is None:

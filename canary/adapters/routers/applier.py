@@ -26,7 +26,7 @@ from canary.adapters.routers.base import JSON, Found, Ref, RouteContext, Router
 from canary.adapters.routers.registry import providers_with
 from canary.core.capabilities import Capability, refusal
 from canary.core.errors import InvalidSpec, NotFound, Pruned
-from canary.core.observations import Routes
+from canary.core.observations import Routes, RouteVerdict
 
 
 class Traffic:
@@ -74,6 +74,11 @@ class Traffic:
 
     def get_routes(self, ctx: RouteContext) -> Routes:
         return self.router.read(ctx, self._found(ctx))
+
+    def observe(self, ctx: RouteContext) -> tuple[Routes, RouteVerdict | None]:
+        """The weights and the data plane's verdict, from one read of the objects."""
+        found = self._found(ctx)
+        return self.router.read(ctx, found), self.router.verdict(ctx, found)
 
     def finalize(self, ctx: RouteContext) -> None:
         """Hand traffic back to the apex Service and remove what only the canary needed."""

@@ -3,9 +3,11 @@
 A router renders the objects that route a canary's traffic (``render``), reads the weights back from
 them (``read``), says which objects those are (``refs``, and ``inputs`` for objects it only reads,
 such as the Ingress the nginx router clones), what a Canary being deleted leaves behind
-(``handback``), and what it can do (``capabilities``, which the decision core receives instead of a
-provider's name).  It makes no request: ``canary.adapters.routers.applier`` gets what the refs name,
-calls the router, and creates or patches what differs, the same way for every router.
+(``handback``), what the data plane says of them (``verdict``: an HTTPRoute's Accepted and
+ResolvedRefs conditions, an HTTPProxy's Valid), and what it can do (``capabilities``, which the
+decision core receives instead of a provider's name).  It makes no request:
+``canary.adapters.routers.applier`` gets what the refs name, calls the router, and creates or
+patches what differs, the same way for every router.
 
 Routers are the source of truth for weights: the status only records what was last written.  Like
 every routing object here, a rendered object carries the canary's label but no ownerReference:
@@ -22,7 +24,7 @@ from canary.adapters.kube.cache import Resource
 from canary.adapters.kube.primary import CANARY_LABEL, MANAGED_BY
 from canary.adapters.routers.session import Session
 from canary.core.capabilities import Capability
-from canary.core.observations import Routes
+from canary.core.observations import Routes, RouteVerdict
 from canary.models.canary import CanarySpec
 
 
@@ -120,3 +122,7 @@ class Router(Protocol):
     def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
         """For a Canary being deleted (revertOnDeletion), once the apex Service selects the target
         again: what to rewrite so that everything goes to the apex Service, and what to delete."""
+
+    def verdict(self, ctx: RouteContext, found: Found) -> RouteVerdict | None:
+        """What the data plane reports about the objects' current generation (their status), or
+        None when it reports nothing (the kind has no status, or nobody has written it yet)."""

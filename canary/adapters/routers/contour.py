@@ -30,7 +30,7 @@ from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.adapters.routers.single import SingleObjectRouter
 from canary.core.capabilities import Capability
 from canary.core.errors import InvalidSpec
-from canary.core.observations import Routes
+from canary.core.observations import Routes, RouteVerdict
 from canary.models.canary import HTTPMatchRequest, Strategy, StringMatch
 
 GROUP = "projectcontour.io"
@@ -152,3 +152,23 @@ class ContourRouter(SingleObjectRouter):
         route = self._route(ctx, [], Routes(100, 0))
         route["services"] = [{"name": ctx.apex, "port": ctx.spec.service.port, "weight": 100}]
         return [(self.ref(ctx), self.ref(ctx).body(ctx.apex_metadata(), {"routes": [route]}))], []
+
+    def verdict(self, ctx: RouteContext, found: Found) -> RouteVerdict | None:
+        """Contour's word on the HTTPProxy: its ``Valid`` condition for the current generation (False
+        with the errors' reasons, for instance ``Orphaned`` while no root HTTPProxy includes it)."""
+        proxy = found.get(self.ref(ctx))
+        if proxy is None:
+            return None
+        generation = (proxy.get("metadata") or {}).get("generation")
+        status = proxy.get("status") or {}
+        for c in status.get("conditions") or []:
+            if c.get("type") != "Valid" or c.get("observedGeneration", generation) != generation:
+                continue
+            if c.get("status") == "True":
+                return RouteVerdict(True, f"HTTPProxy {ctx.apex}: valid ({status.get('description', '')})")
+            errors = (
+                "; ".join(f"{e.get('reason', '')}: {e.get('message', '')}" for e in c.get("errors") or [])
+                or f"{c.get('reason', '')}: {c.get('message', '')}"
+            )
+            return RouteVerdict(False, f"HTTPProxy {ctx.apex}: Contour reports Valid=False: {errors}")
+        return None

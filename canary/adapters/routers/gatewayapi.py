@@ -28,7 +28,7 @@ from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.adapters.routers.session import Session
 from canary.core.capabilities import Capability
 from canary.core.errors import InvalidSpec
-from canary.core.observations import Routes
+from canary.core.observations import Routes, RouteVerdict
 from canary.models.canary import HTTPMatchRequest, HTTPRewrite, Provider, Strategy, StringMatch
 
 GROUP = "gateway.networking.k8s.io"
@@ -304,3 +304,40 @@ class GatewayAPIRouter:
         rule = {**self._rule(ctx, matches, Routes(100, 0)), "backendRefs": [apex]}
         rule.pop("filters", None)
         return [(self.ref(ctx), self.route(ctx, Routes(100, 0), rules=[rule]))], []
+
+    def verdict(self, ctx: RouteContext, found: Found) -> RouteVerdict | None:
+        """The implementations' word on the HTTPRoute (``status.parents``): not accepted when a parent's
+        ``Accepted`` or ``ResolvedRefs`` condition is False for the route's current generation;
+        accepted when every parent that reported on it accepted it; None while none has."""
+        route = found.get(self.ref(ctx))
+        return None if route is None else route_verdict(route)
+
+
+def route_verdict(route: dict[str, Any]) -> RouteVerdict | None:
+    """``route_verdict`` of any Gateway API route object (HTTPRoute, GRPCRoute, ...)."""
+    meta = route.get("metadata") or {}
+    generation = meta.get("generation")
+    where = f"{route.get('kind', 'HTTPRoute')} {meta.get('name')}"
+    accepted_by: list[str] = []
+    for parent in (route.get("status") or {}).get("parents") or []:
+        ref = parent.get("parentRef") or {}
+        who = parent.get("controllerName") or "the implementation"
+        parent_name = f"{ref.get('kind', 'Gateway')} {ref.get('name')}"
+        conditions = {c.get("type"): c for c in parent.get("conditions") or []}
+        current = [c for c in conditions.values() if c.get("observedGeneration", generation) == generation]
+        if not current:
+            continue  # what it says is about an earlier spec
+        for kind in ("Accepted", "ResolvedRefs"):
+            c = conditions.get(kind)
+            if c is not None and c in current and c.get("status") == "False":
+                return RouteVerdict(
+                    False,
+                    f"{where}: {who} reports {kind}=False for {parent_name} "
+                    f"({c.get('reason', '')}): {c.get('message', '')}".rstrip(": "),
+                )
+        accepted = conditions.get("Accepted")
+        if accepted is not None and accepted in current and accepted.get("status") == "True":
+            accepted_by.append(f"{who} ({parent_name})")
+    if accepted_by:
+        return RouteVerdict(True, f"{where} accepted by {', '.join(accepted_by)}")
+    return None

@@ -29,7 +29,7 @@ from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.adapters.routers.session import PIN_NAMES, Session
 from canary.core.capabilities import Capability, asked
 from canary.core.errors import InvalidSpec
-from canary.core.observations import Routes
+from canary.core.observations import Routes, RouteVerdict
 from canary.models.canary import Strategy
 
 GROUP = "networking.istio.io"
@@ -240,3 +240,7 @@ class IstioRouter:
         route.pop("mirrorPercentage", None)
         vs["spec"][kind] = [route]
         return [(_vs(ctx), vs)], [_dr(ctx.primary_service), _dr(ctx.canary_service)]
+
+    def verdict(self, ctx: RouteContext, found: Found) -> RouteVerdict | None:
+        """Istio writes no acceptance status on a VirtualService (istiod's analysis is opt-in)."""
+        return None

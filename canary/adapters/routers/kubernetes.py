@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.core.capabilities import Capability
-from canary.core.observations import Routes
+from canary.core.observations import Routes, RouteVerdict
 
 
 def _apex(ctx: RouteContext) -> Ref:
@@ -41,3 +41,7 @@ class KubernetesRouter:
     def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
         """Nothing: the workload finalizer points the apex Service at the target."""
         return [], []
+
+    def verdict(self, ctx: RouteContext, found: Found) -> RouteVerdict | None:
+        """A Service has no status to say whether traffic follows its selector."""
+        return None

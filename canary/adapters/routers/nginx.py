@@ -19,7 +19,7 @@ from canary.adapters.routers import ingress
 from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.core.capabilities import Capability
 from canary.core.errors import InvalidSpec
-from canary.core.observations import Routes
+from canary.core.observations import Routes, RouteVerdict
 from canary.models.canary import Strategy
 
 PREFIX = "nginx.ingress.kubernetes.io"
@@ -118,3 +118,7 @@ class NginxRouter:
     def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
         """Delete the canary clone: the original Ingress already sends everything to the apex Service."""
         return [], self.refs(ctx) if ctx.spec.ingress_ref is not None else []
+
+    def verdict(self, ctx: RouteContext, found: Found) -> RouteVerdict | None:
+        """ingress-nginx reports nothing on an Ingress but its load-balancer address."""
+        return None

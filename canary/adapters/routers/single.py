@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.core.capabilities import Capability
-from canary.core.observations import Routes
+from canary.core.observations import Routes, RouteVerdict
 
 
 class SingleObjectRouter:
@@ -65,3 +65,7 @@ class SingleObjectRouter:
     def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
         """Delete the object: the apex Service, selecting the target again, serves on its own."""
         return [], [self.ref(ctx)]
+
+    def verdict(self, ctx: RouteContext, found: Found) -> RouteVerdict | None:
+        """None unless the provider's object has a status that says (``contour``)."""
+        return None

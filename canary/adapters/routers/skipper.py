@@ -24,7 +24,7 @@ from canary.adapters.routers import ingress
 from canary.adapters.routers.base import Found, Ref, Rendered, RouteContext
 from canary.core.capabilities import Capability
 from canary.core.errors import InvalidSpec
-from canary.core.observations import Routes
+from canary.core.observations import Routes, RouteVerdict
 
 WEIGHTS = "zalando.org/backend-weights"
 PREDICATE = "zalando.org/skipper-predicate"
@@ -98,3 +98,7 @@ class SkipperRouter:
     def handback(self, ctx: RouteContext, found: Found) -> tuple[Rendered, list[Ref]]:
         """Delete the clone: the source Ingress already sends everything to the apex Service."""
         return [], self.refs(ctx) if ctx.spec.ingress_ref is not None else []
+
+    def verdict(self, ctx: RouteContext, found: Found) -> RouteVerdict | None:
+        """Skipper reports nothing on an Ingress but its load-balancer address."""
+        return None
