@@ -382,18 +382,19 @@ def _analyse(t: _Tick) -> None:
     if t.hooks(HookType.ROLLBACK) and t.check(CheckKind.ROLLBACK).passed:
         _rollback(t, Reason.ROLLED_BACK, "Rolling back: a rollback webhook asked for it", alert=Severity.WARN)
         return
+    if not _checks_pass(t):
+        return
     route = t.obs.route
     if route is not None and not route.accepted:
-        # The data plane does not route by what was written: no check would measure the canary, and
-        # no weight is moved, until it does (the fix is the user's: the Gateway, the route's refs).
+        # The data plane does not route by what was written: no weight moves until it does (the fix
+        # is the user's: the Gateway, the route's references).  The checks still run, so a failing
+        # canary is still rolled back, and one that gets no traffic holds until maxHeldChecks.
         t.emit(
             warning(
                 Reason.ROUTE_NOT_ACCEPTED,
                 f"Holding at {s.canary_weight}%: the data plane does not accept the route: {route.message}",
             )
         )
-        return
-    if not _checks_pass(t):
         return
 
     strategy = t.strategy()

@@ -33,7 +33,15 @@ from canary.core.actions import (
 )
 from canary.core.driver import decide
 from canary.core.machine import Decided
-from canary.core.observations import CheckKind, CheckOutcome, GitOutcome, Observations, Readiness, Routes
+from canary.core.observations import (
+    CheckKind,
+    CheckOutcome,
+    GitOutcome,
+    Observations,
+    Readiness,
+    Routes,
+    RouteVerdict,
+)
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider
 from canary.models.gitops import GitWrite, GitWriteRecord
 
@@ -88,6 +96,8 @@ class World:
     checks: Checks = all_pass
     status: CanaryStatus = field(default_factory=CanaryStatus)
     routes: Routes = field(default_factory=lambda: Routes(100, 0))
+    #: the data plane's verdict on the routing objects (None: it says nothing)
+    route: RouteVerdict | None = None
     now: datetime = T0
     tick_no: int = 0
     primary_ready_at: int = 0
@@ -131,6 +141,7 @@ class World:
             primary=primary,
             target_hash=self.target_revision,
             routes=self.routes,
+            route=self.route,
             scale_up_replicas=2,
             git_revision=self.git_revision,
             images=dict(self.images),
