@@ -10,7 +10,7 @@ What a stand-in answers: 200 with the Pod's name and its first container's image
 ``X-Pod`` and ``X-Image``, and as JSON), so a client can count which side served it.  The container's
 environment can make it misbehave, as a faulty release would: ``STANDIN_ERROR_PERCENT`` (0-100) of the
 requests answer 500, spread evenly (every request whose running count crosses the next multiple);
-``STANDIN_DELAY_MS`` delays every answer.  Pods are listed every 0.2 s.  A stand-in goes on serving
+``STANDIN_DELAY_MS`` delays every answer.  Pods are followed by a watch.  A stand-in goes on serving
 for ``DRAIN_SECONDS`` after its Pod starts terminating or is gone, as a container does during its
 termination grace period while the EndpointSlices and the proxy catch up (kwok deletes a Pod at
 once; a real one would be sent SIGTERM and drain), and then stops, its open connections closed.
@@ -19,15 +19,17 @@ once; a real one would be sent SIGTERM and drain), and then stops, its open conn
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from kubernetes import client
+from kubernetes import client, watch
 
 DRAIN_SECONDS = 5.0
 
@@ -91,11 +93,17 @@ class _Server(ThreadingHTTPServer):
                     conn.shutdown(socket.SHUT_RDWR)
 
 
-def _server(ip: str, port: int, behaviour: Behaviour) -> _Server:
+Address = tuple[str, int]
+
+
+def _server(address: Address, current: Callable[[], Behaviour]) -> _Server:
+    """A server on ``address`` answering as the Pod ``current()`` names at each request."""
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            behaviour = current()
             if behaviour.delay:
                 time.sleep(behaviour.delay)
             status = behaviour.next_status()
@@ -113,71 +121,110 @@ def _server(ip: str, port: int, behaviour: Behaviour) -> _Server:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = _Server((ip, port), Handler)
+    server = _Server(address, Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name=f"standin-{behaviour.pod}", daemon=True).start()
+    threading.Thread(target=server.serve_forever, name=f"standin-{address[0]}", daemon=True).start()
     return server
 
 
 class StandIns:
-    """Serve every Running Pod of ``namespace`` until ``stop()``."""
+    """Serve every Running Pod of ``namespace`` until ``stop()``.
+
+    One server per address (Pod IP and container port), answering as the Pod that has the address
+    now: kwok hands a freed IP to the next Pod at once, and the proxy's pooled connections to the
+    address then reach the new Pod, as they would reach a new Pod's process on a real node (closing
+    them instead would fail requests for a reason no cluster has)."""
 
     def __init__(self, api: client.ApiClient, namespace: str) -> None:
         self.core = client.CoreV1Api(api)
         self.namespace = namespace
-        #: (pod uid, ip, port) -> its server
-        self.servers: dict[tuple[str, str, int], _Server] = {}
-        #: servers of Pods that are terminating or gone, draining, with when they stop
-        self.draining: dict[tuple[str, str, int], tuple[_Server, float]] = {}
+        self.servers: dict[Address, _Server] = {}
+        #: the Pod (its behaviour) each address answers as, and until when an address whose Pod is
+        #: terminating or gone goes on answering (its drain)
+        self.current: dict[Address, Behaviour] = {}
+        self.draining: dict[Address, float] = {}
         self.behaviours: dict[str, Behaviour] = {}
+        #: (time.time(), address, what happened) of every change, for a failing test to show
+        self.history: list[tuple[float, Address, str]] = []
         self.error: BaseException | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"standins-{namespace}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        """Follow the Pods by a watch (a stand-in must listen before the proxy, which learns of a
+        ready Pod through the EndpointSlices, sends to it), in one-second segments that also run
+        the drains; relist when the watch's resourceVersion is too old."""
+        pods: dict[str, Any] = {}
+        version: str | None = None
         try:
             while not self._stopping.is_set():
-                self._sync()
-                self._stopping.wait(0.2)
+                if version is None:
+                    listed: Any = self.core.list_namespaced_pod(self.namespace, _request_timeout=5)
+                    pods = {p.metadata.uid: p for p in listed.items}
+                    version = listed.metadata.resource_version
+                    self._sync(list(pods.values()))
+                try:
+                    stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
+                        self.core.list_namespaced_pod,
+                        self.namespace,
+                        resource_version=version,
+                        timeout_seconds=1,
+                        _request_timeout=5,
+                    )
+                    for event in stream:
+                        pod = event["object"]
+                        version = pod.metadata.resource_version
+                        if event["type"] == "DELETED":
+                            pods.pop(pod.metadata.uid, None)
+                        else:
+                            pods[pod.metadata.uid] = pod
+                        self._sync(list(pods.values()))
+                except client.ApiException as e:
+                    if e.status != 410:
+                        raise
+                    version = None  # too old: list again
+                self._sync(list(pods.values()))
         except BaseException as e:  # reported by stop()
             self.error = e
 
-    def _sync(self) -> None:
-        wanted: dict[tuple[str, str, int], Any] = {}
-        pods: list[Any] = self.core.list_namespaced_pod(self.namespace, _request_timeout=5).items
+    def _sync(self, pods: list[Any]) -> None:
+        wanted: dict[Address, Any] = {}
         for pod in pods:
             ip = pod.status.pod_ip
             if pod.status.phase != "Running" or not ip or pod.metadata.deletion_timestamp:
                 continue
             for container in pod.spec.containers:
                 for port in container.ports or []:
-                    wanted[(pod.metadata.uid, ip, port.container_port)] = pod
+                    wanted[(ip, port.container_port)] = pod
         now = time.monotonic()
-        for key in set(self.servers) - set(wanted):
-            self.draining[key] = (self.servers.pop(key), now + DRAIN_SECONDS)
-        for key, (server, until) in list(self.draining.items()):
+        for address in set(self.servers) - set(wanted):
+            if address not in self.draining:
+                self.history.append((time.time(), address, f"{self.current[address].pod} draining"))
+            until = self.draining.setdefault(address, now + DRAIN_SECONDS)
             if until <= now:
-                del self.draining[key]
-                server.stop()
-        for key, pod in wanted.items():
-            if key not in self.servers:
-                for old in [k for k in self.draining if k[1:] == key[1:]]:  # the address was handed on
-                    self.draining.pop(old)[0].stop()
-                behaviour = self.behaviours.setdefault(pod.metadata.uid, _behaviour(pod))
-                self.servers[key] = _server(key[1], key[2], behaviour)
+                del self.draining[address]
+                self.servers.pop(address).stop()
+                self.history.append((time.time(), address, f"{self.current.pop(address).pod} stopped"))
+        for address, pod in wanted.items():
+            self.draining.pop(address, None)
+            behaviour = self.behaviours.setdefault(pod.metadata.uid, _behaviour(pod))
+            if self.current.get(address) is not behaviour:
+                self.history.append((time.time(), address, f"{behaviour.pod} serving"))
+            self.current[address] = behaviour
+            if address not in self.servers:
+                self.servers[address] = _server(address, functools.partial(self.current.__getitem__, address))
 
     def serving(self) -> list[str]:
-        """Names of the Pods served now."""
-        return sorted({b.pod for uid, b in self.behaviours.items() if any(k[0] == uid for k in self.servers)})
+        """Names of the Pods served now (draining ones included)."""
+        return sorted({b.pod for b in self.current.values()})
 
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(5)
-        for server in [*self.servers.values(), *(d[0] for d in self.draining.values())]:
+        for server in self.servers.values():
             with contextlib.suppress(OSError):
                 server.stop()
         self.servers.clear()
-        self.draining.clear()
         if self.error is not None:
             raise self.error

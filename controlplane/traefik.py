@@ -41,8 +41,9 @@ def traefik_binary() -> Path:
     return Path(proc.stdout.strip().splitlines()[-1]) / "bin" / "traefik"
 
 
-def static_config(web_port: int, api_port: int) -> dict[str, Any]:
+def static_config(web_port: int, api_port: int, access_log: Path) -> dict[str, Any]:
     return {
+        "accessLog": {"filePath": str(access_log), "format": "json"},
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
         "entryPoints": {
             "web": {"address": f"127.0.0.1:{web_port}"},
@@ -75,6 +76,8 @@ class LocalTraefik:
         self.url = f"http://127.0.0.1:{self.web_port}"
         self.api = f"http://127.0.0.1:{self.api_port}"
         self.log = workdir / "traefik.log"
+        #: one JSON line per request (its router, service, backend URL, status and duration)
+        self.access_log = workdir / "access.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,7 +89,7 @@ class LocalTraefik:
         binary = traefik_binary()
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "traefik.json"  # Traefik reads YAML, TOML or JSON by the extension
-        config.write_text(json.dumps(static_config(self.web_port, self.api_port), indent=2))
+        config.write_text(json.dumps(static_config(self.web_port, self.api_port, self.access_log), indent=2))
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(

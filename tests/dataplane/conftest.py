@@ -104,6 +104,12 @@ def gateway(cluster: Cluster, namespace: str, traefik: LocalTraefik) -> str:
     return "gw"
 
 
+def host_for(namespace: str) -> str:
+    """A host name of the test's own: a namespace still being deleted keeps routing its host through
+    the one Traefik for a while, so two tests must never share one."""
+    return f"web.{namespace}.example"
+
+
 def send(traefik: LocalTraefik, host: str, count: int, path: str = "/") -> Counter[tuple[str, int]]:
     """Send ``count`` GET requests through Traefik for ``host``; (image, status) -> how many.  A
     request Traefik could not route (404, 502, 503) counts under its status with image ''."""

@@ -12,7 +12,7 @@ from typing import Any
 from controlplane.standins import StandIns
 from controlplane.traefik import LocalTraefik
 from tests.conftest import Cluster
-from tests.dataplane.conftest import GATEWAY_CLASS, wait_for_split
+from tests.dataplane.conftest import GATEWAY_CLASS, host_for, wait_for_split
 from tests.operator.conftest import (
     Controller,
     apply,
@@ -24,7 +24,6 @@ from tests.operator.conftest import (
     wait_for_phase,
 )
 
-HOST = "web.example"
 OLD, NEW = "example.invalid/web:1", "example.invalid/web:2"
 
 
@@ -66,8 +65,9 @@ def wait_routed(cluster: Cluster, namespace: str, status: str, timeout: float = 
 def test_a_route_traefik_does_not_accept_holds_the_weight_until_it_does(
     cluster: Cluster, namespace: str, traefik: LocalTraefik, standins: StandIns, controller: Controller
 ) -> None:
-    apply(cluster, namespace, gateway(traefik.web_port, "shop.example"))  # not the canary's host
-    service = {"port": 9898, "targetPort": "http", "gatewayRefs": [{"name": "edge"}], "hosts": [HOST]}
+    host = host_for(namespace)
+    apply(cluster, namespace, gateway(traefik.web_port, f"shop.{namespace}.example"))  # not the canary's host
+    service = {"port": 9898, "targetPort": "http", "gatewayRefs": [{"name": "edge"}], "hosts": [host]}
     apply(
         cluster,
         namespace,
@@ -95,9 +95,9 @@ def test_a_route_traefik_does_not_accept_holds_the_weight_until_it_does(
     ]
     assert warnings[0] == f"Holding at 0%: the data plane does not accept the route: {refused['message']}"
 
-    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(gateway(traefik.web_port, HOST)))
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(gateway(traefik.web_port, host)))
     accepted = wait_routed(cluster, namespace, "True")
     assert accepted["message"] == "HTTPRoute web accepted by traefik.io/gateway-controller (Gateway edge)"
     done = wait_for_phase(cluster, namespace, "web", "Succeeded", "Failed", timeout=120)
     assert done["status"]["phase"] == "Succeeded"
-    wait_for_split(traefik, HOST, {NEW: 100})
+    wait_for_split(traefik, host, {NEW: 100})

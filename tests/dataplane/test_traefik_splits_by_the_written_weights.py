@@ -19,10 +19,9 @@ from controlplane.hooks import HookServer
 from controlplane.standins import StandIns
 from controlplane.traefik import LocalTraefik
 from tests.conftest import Cluster
-from tests.dataplane.conftest import send, wait_for_applied, wait_for_split
+from tests.dataplane.conftest import host_for, send, wait_for_applied, wait_for_split
 from tests.operator.conftest import Controller, apply, canary, deployment, set_image, wait_for_phase
 
-HOST = "web.example"
 REQUESTS = 200
 OLD, NEW = "example.invalid/web:1", "example.invalid/web:2"
 
@@ -55,6 +54,7 @@ def test_the_split_through_traefik_matches_every_weight_step(
     standins: StandIns,
     controller: Controller,
 ) -> None:
+    host = host_for(namespace)
     hooks = HookServer()
     gate = Gate(hooks)
     try:
@@ -66,7 +66,7 @@ def test_the_split_through_traefik_matches_every_weight_step(
                 {"name": "promote", "type": "confirm-promotion", "url": f"{hooks.url}/gate"},
             ],
         }
-        service = {"port": 9898, "targetPort": "http", "gatewayRefs": [{"name": gateway}], "hosts": [HOST]}
+        service = {"port": 9898, "targetPort": "http", "gatewayRefs": [{"name": gateway}], "hosts": [host]}
         apply(
             cluster,
             namespace,
@@ -74,20 +74,20 @@ def test_the_split_through_traefik_matches_every_weight_step(
             canary("web", analysis, provider="gatewayapi", service=service),
         )
         wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
-        wait_for_split(traefik, HOST, {OLD: 100})
+        wait_for_split(traefik, host, {OLD: 100})
         measured: list[tuple[tuple[int, int], dict[tuple[str, int], int]]] = []
-        measured.append(((100, 0), dict(send(traefik, HOST, REQUESTS))))
+        measured.append(((100, 0), dict(send(traefik, host, REQUESTS))))
 
         set_image(cluster, namespace, "web", NEW)
         for weight in (20, 40, 60):
             gate.open_once()
             wait_for_applied(traefik, namespace, "web", (100 - weight, weight), timeout=60)
-            measured.append(((100 - weight, weight), dict(send(traefik, HOST, REQUESTS))))
+            measured.append(((100 - weight, weight), dict(send(traefik, host, REQUESTS))))
         gate.open_once()  # the promotion
         done = wait_for_phase(cluster, namespace, "web", "Succeeded", "Failed", timeout=120)
         assert done["status"]["phase"] == "Succeeded"
-        wait_for_split(traefik, HOST, {NEW: 100})
-        measured.append(((100, 0), dict(send(traefik, HOST, REQUESTS))))
+        wait_for_split(traefik, host, {NEW: 100})
+        measured.append(((100, 0), dict(send(traefik, host, REQUESTS))))
     finally:
         hooks.close()
 
@@ -96,7 +96,7 @@ def test_the_split_through_traefik_matches_every_weight_step(
         print(f"  {primary}/{canary_weight}: {counts}")
     for i, ((primary, canary_weight), counts) in enumerate(measured):
         assert sum(counts.values()) == REQUESTS
-        assert all(status == 200 for _, status in counts), counts  # nothing unroutable
+        assert all(status == 200 for _, status in counts), (i, counts, standins.history)  # all answered
         primary_image = NEW if i == len(measured) - 1 else OLD
         expected_canary = REQUESTS * canary_weight // 100
         served_canary = counts.get((NEW, 200), 0) if i not in (0, len(measured) - 1) else 0

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from canary.adapters.metrics.analysis import OBSERVERS, AnalysisContext, _run_window
-from canary.adapters.metrics.builtin import DURATION, SUCCESS_RATE, Observer, query
+from canary.adapters.metrics.builtin import DURATION, SUCCESS_RATE, Observer, counts, query
 from canary.adapters.metrics.templates import TemplateModel, render
 from canary.models.canary import Canary, Provider
 
@@ -79,16 +79,21 @@ def test_primary_side_selects_the_primary() -> None:
     assert render(query(Observer.KUBERNETES, DURATION), CANARY).endswith(" * 1000")
 
 
-def test_traefik_counts_the_weighted_backends_requests() -> None:
-    """Not Flagger's text: it counts the ``+Inf`` bucket of the duration histogram and selects by the
-    target's name; this counts ``traefik_service_requests_total`` (the same requests) and selects by
-    the apex Service's name, which is what the TraefikService's backends are named after."""
+def test_traefik_counts_the_weighted_backends_requests_from_zero() -> None:
+    """Not Flagger's text: it takes rate() of the ``+Inf`` bucket and selects by the target's name.
+    This selects by the apex Service's name (what the TraefikService's backends are named after) and
+    counts ``traefik_service_requests_total`` so that a series created mid-window (Traefik creates
+    code="500" at the first error) counts from zero instead of being missed."""
     rate = render(query(Observer.TRAEFIK, SUCCESS_RATE), CANARY)
     selector = 'service=~"shop-web-canary-[0-9a-zA-Z-]+@kubernetescrd"'
-    assert rate == (
-        f'sum(rate(traefik_service_requests_total{{{selector}, code!~"5.."}}[1m])) / '
-        f"sum(rate(traefik_service_requests_total{{{selector}}}[1m])) * 100"
-    )
+
+    def increase(series: str) -> str:
+        return f"sum(clamp_min({series} - ({series} offset 1m * 1 or {series} * 0), 0))"
+
+    good = f'traefik_service_requests_total{{{selector}, code!~"5.."}}'
+    total = f"traefik_service_requests_total{{{selector}}}"
+    assert rate == f"{increase(good)} / {increase(total)} * 100"
+    assert [render(q, CANARY) for q in counts(Observer.TRAEFIK)] == [increase(good), increase(total)]
     assert "shop-web-primary-" in render(query(Observer.TRAEFIK, DURATION, "primary"), PRIMARY)
     assert render(query(Observer.TRAEFIK, DURATION), CANARY).endswith(" * 1000")
 

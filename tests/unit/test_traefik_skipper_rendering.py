@@ -46,6 +46,18 @@ def test_traefik_weights_the_primary_and_canary_services_on_the_service_port() -
     assert TraefikRouter().read(ctx, {ref: obj}) == Routes(70, 30)
 
 
+def test_traefik_lists_the_canary_only_while_it_has_a_weight() -> None:
+    """Traefik drops a TraefikService one of whose Services has no endpoints (the idle canary)."""
+    ctx = context("traefik")
+    ((ref, obj),) = TraefikRouter().render(ctx, Routes(100, 0), {})
+    assert obj["spec"]["weighted"]["services"] == [
+        {"name": "web-primary", "namespace": "shop", "port": 9898, "weight": 100}
+    ]
+    assert TraefikRouter().read(ctx, {ref: obj}) == Routes(100, 0)
+    ((_, promoted),) = TraefikRouter().render(ctx, Routes(0, 100), {})
+    assert [s["name"] for s in promoted["spec"]["weighted"]["services"]] == ["web-primary", "web-canary"]
+
+
 @pytest.mark.parametrize(("mirror_weight", "percent"), [(None, 100), (25, 25)])
 def test_traefik_mirrors_to_the_canary_while_the_primary_serves(
     mirror_weight: int | None, percent: int

@@ -72,6 +72,17 @@ _LATENCY = {
 }
 
 
+#: Increase over the window of counters that may be created mid-window: a proxy creates the series of
+#: a status code at its first request with that code (Traefik's code="500" appears with the first
+#: error), and rate()/increase() see nothing of a series until it has two samples in the window and
+#: miss what it counted before its first one, so a canary's first errors go unseen.  Here a series
+#: absent at the window's start counts from zero; a counter reset cannot make it negative.
+_FROM_ZERO = "sum(clamp_min(SERIES - (SERIES offset {{ interval }} * 1 or SERIES * 0), 0))"
+#: observers whose success rate and counts are taken with _FROM_ZERO (Flagger's own queries are kept
+#: as they are for the others, which share the caveat)
+_COUNTED_FROM_ZERO = frozenset({Observer.TRAEFIK})
+
+
 def _selector(provider: Observer, side: str) -> str:
     return (
         _SELECTORS[provider]
@@ -85,6 +96,9 @@ def query(provider: Observer, metric: str, side: str = "canary") -> str:
     if metric not in BUILTIN:
         raise KeyError(metric)
     selector = _selector(provider, side)
+    if metric == SUCCESS_RATE and provider in _COUNTED_FROM_ZERO:
+        good, total = counts(provider, side)
+        return f"{good} / {total} * 100"
     if metric == SUCCESS_RATE:
         series, good = _REQUESTS[provider]
         return _RATIO.replace("GOOD", f"{series}{{{selector}, {good}}}").replace(
@@ -109,7 +123,8 @@ def counts(provider: Observer, side: str = "canary") -> tuple[str, str]:
     judge compares success rates by their counts.  (nginx exports its requests the same way.)"""
     selector = _selector(provider, side)
     series, good = _REQUESTS[provider]
+    template = _FROM_ZERO if provider in _COUNTED_FROM_ZERO else _INCREASE
     return (
-        _INCREASE.replace("SERIES", f"{series}{{{selector}, {good}}}"),
-        _INCREASE.replace("SERIES", f"{series}{{{selector}}}"),
+        template.replace("SERIES", f"{series}{{{selector}, {good}}}"),
+        template.replace("SERIES", f"{series}{{{selector}}}"),
     )
