@@ -21,6 +21,7 @@ from tests.operator.conftest import (
     events,
     get_canary,
     set_image,
+    wait_for_condition,
     wait_for_phase,
 )
 
@@ -47,21 +48,6 @@ def gateway(port: int, hostname: str) -> dict[str, Any]:
     }
 
 
-def routed(cluster: Cluster, namespace: str) -> dict[str, Any] | None:
-    conditions = get_canary(cluster, namespace, "web").get("status", {}).get("conditions") or []
-    return next((c for c in conditions if c["type"] == "Routed"), None)
-
-
-def wait_routed(cluster: Cluster, namespace: str, status: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        condition = routed(cluster, namespace)
-        if condition is not None and condition["status"] == status:
-            return condition
-        assert time.monotonic() < deadline, f"Routed never became {status}: {condition}"
-        time.sleep(0.2)
-
-
 def test_a_route_traefik_does_not_accept_holds_the_weight_until_it_does(
     cluster: Cluster, namespace: str, traefik: LocalTraefik, standins: StandIns, controller: Controller
 ) -> None:
@@ -75,7 +61,7 @@ def test_a_route_traefik_does_not_accept_holds_the_weight_until_it_does(
         canary("web", {"stepWeight": 50}, provider="gatewayapi", service=service),
     )
     wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
-    refused = wait_routed(cluster, namespace, "False")
+    refused = wait_for_condition(cluster, namespace, "web", "Routed", "False")
     print("\nRouted:", refused["message"])
     assert refused["reason"] == "NotAccepted"
     assert refused["message"].startswith(
@@ -96,7 +82,7 @@ def test_a_route_traefik_does_not_accept_holds_the_weight_until_it_does(
     assert warnings[0] == f"Holding at 0%: the data plane does not accept the route: {refused['message']}"
 
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(gateway(traefik.web_port, host)))
-    accepted = wait_routed(cluster, namespace, "True")
+    accepted = wait_for_condition(cluster, namespace, "web", "Routed", "True")
     assert accepted["message"] == "HTTPRoute web accepted by traefik.io/gateway-controller (Gateway edge)"
     done = wait_for_phase(cluster, namespace, "web", "Succeeded", "Failed", timeout=120)
     assert done["status"]["phase"] == "Succeeded"

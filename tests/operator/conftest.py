@@ -174,6 +174,20 @@ def wait_for_phase(
     raise AssertionError(f"canary {name} never reached {phases}; status: {body.get('status')}")
 
 
+def wait_for_condition(
+    cluster: Cluster, namespace: str, name: str, kind: str, status: str, timeout: float = 60
+) -> dict[str, Any]:
+    """Wait until the Canary's condition ``kind`` has ``status``; the condition."""
+    deadline = time.monotonic() + timeout
+    while True:
+        conditions = get_canary(cluster, namespace, name).get("status", {}).get("conditions") or []
+        found = next((c for c in conditions if c["type"] == kind), None)
+        if found is not None and found["status"] == status:
+            return found
+        assert time.monotonic() < deadline, f"{kind} never became {status}: {conditions}"
+        time.sleep(0.2)
+
+
 def wait_gone(cluster: Cluster, namespace: str, name: str, timeout: float = 60) -> None:
     api = client.CustomObjectsApi(cluster.api)
     deadline = time.monotonic() + timeout

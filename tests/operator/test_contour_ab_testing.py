@@ -16,8 +16,8 @@ from tests.operator.conftest import (
     apply,
     canary,
     deployment,
-    get_canary,
     set_image,
+    wait_for_condition,
     wait_for_phase,
 )
 from tests.operator.test_contour_canary_rollout import (
@@ -78,13 +78,6 @@ def test_a_match_contour_cannot_express_is_an_invalid_spec(
         deployment("api", "example.invalid/api:1"),
         canary("api", analysis, provider="contour"),
     )
-    deadline = time.monotonic() + 60
-    while True:
-        conditions = get_canary(cluster, namespace, "api").get("status", {}).get("conditions") or []
-        ready = next((c for c in conditions if c["type"] == "Ready"), None)
-        if ready and ready["status"] == "False":
-            break
-        assert time.monotonic() < deadline, conditions
-        time.sleep(0.2)
+    ready = wait_for_condition(cluster, namespace, "api", "Ready", "False")
     assert ready["reason"] == "InvalidSpec"
     assert ready["message"].startswith("spec.analysis.match[0].method: the contour provider")

@@ -5,7 +5,6 @@ spec.provider and the reason) with nothing created, instead of being refused by 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from kubernetes import client
@@ -18,8 +17,8 @@ from tests.operator.conftest import (
     canary,
     deployment,
     events,
-    get_canary,
     set_image,
+    wait_for_condition,
     wait_for_phase,
 )
 
@@ -74,14 +73,7 @@ def test_a_flagger_provider_without_a_router_is_reported_with_the_reason(
     spec = canary("web", {"stepWeight": 10}, provider="gloo")
     spec["spec"]["upstreamRef"] = {"apiVersion": "gloo.solo.io/v1", "kind": "Upstream", "name": "web"}
     apply(cluster, namespace, deployment("web", "example.invalid/web:1"), spec)  # the schema takes it
-    deadline = time.monotonic() + 60
-    while True:
-        conditions = get_canary(cluster, namespace, "web").get("status", {}).get("conditions") or []
-        ready = next((c for c in conditions if c["type"] == "Ready"), None)
-        if ready and ready["status"] == "False":
-            break
-        assert time.monotonic() < deadline, conditions
-        time.sleep(0.2)
+    ready = wait_for_condition(cluster, namespace, "web", "Ready", "False")
     assert ready["reason"] == "InvalidSpec"
     assert ready["message"].startswith("spec.provider: canary has no gloo router: its CRDs")
     assert "use provider gatewayapi" in ready["message"]

@@ -5,7 +5,6 @@ event naming spec.analysis.match."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from kubernetes import client
@@ -18,8 +17,8 @@ from tests.operator.conftest import (
     canary,
     deployment,
     events,
-    get_canary,
     set_image,
+    wait_for_condition,
     wait_for_phase,
 )
 
@@ -118,14 +117,7 @@ def test_linkerd_refuses_ab_testing_naming_the_field(
         deployment("ab", "example.invalid/ab:1"),
         canary("ab", analysis, provider="linkerd"),
     )
-    deadline = time.monotonic() + 60
-    while True:
-        conditions = get_canary(cluster, namespace, "ab").get("status", {}).get("conditions") or []
-        ready = next((c for c in conditions if c["type"] == "Ready"), None)
-        if ready and ready["status"] == "False":
-            break
-        assert time.monotonic() < deadline, conditions
-        time.sleep(0.2)
+    ready = wait_for_condition(cluster, namespace, "ab", "Ready", "False")
     assert ready["reason"] == "InvalidSpec"
     assert ready["message"].startswith(
         "spec.analysis.match[0].headers: the linkerd provider has no header match"
