@@ -10,6 +10,7 @@ stand-ins (``standins``) and a Gateway ``gw`` for that Traefik (``gateway``).
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import time
 import urllib.error
@@ -57,12 +58,14 @@ def traefik(cluster: Cluster, crds: None) -> Iterator[LocalTraefik]:
             }
         ),
     )
-    local = LocalTraefik(scratch_dir("canary-test-traefik-"), cluster.kubeconfig)
+    workdir = scratch_dir("canary-test-traefik-")
+    local = LocalTraefik(workdir, cluster.kubeconfig)
     try:
         local.start()
         yield local
     finally:
         local.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
