@@ -50,7 +50,7 @@ from canary.core.actions import (
     warning,
 )
 from canary.core.capabilities import Capability
-from canary.core.observations import Cause, CheckKind, CheckOutcome, Observations
+from canary.core.observations import Cause, CheckKind, CheckOutcome, Observations, RouteVerdict
 from canary.core.weights import next_canary_weight, next_primary_weight_during_promotion
 from canary.models.canary import (
     AnalysisStatus,
@@ -211,11 +211,7 @@ class _Tick:
             target=self.target,
             analysis=self.analysis,
             git=self.git,
-            routed=None
-            if self.obs.route is None
-            else ("True", "Accepted", self.obs.route.message)
-            if self.obs.route.accepted
-            else ("False", "NotAccepted", self.obs.route.message),
+            routed=_routed(self.obs.route),
         )
         new = new.model_copy(
             update={
@@ -895,6 +891,13 @@ _PROMOTED: dict[Phase, tuple[Literal["True", "False", "Unknown"], str]] = {
     Phase.SUCCEEDED: ("True", "Canary analysis completed successfully, promotion finished"),
     Phase.FAILED: ("False", "Canary analysis failed, Deployment scaled to zero"),
 }
+
+
+def _routed(route: RouteVerdict | None) -> tuple[Literal["True", "False"], str, str] | None:
+    """The Routed condition of the data plane's verdict (None: it said nothing)."""
+    if route is None:
+        return None
+    return ("True", "Accepted", route.message) if route.accepted else ("False", "NotAccepted", route.message)
 
 
 def _conditions(

@@ -151,12 +151,12 @@ def test_what_every_router_writes_is_accepted_stored_and_stable(
             steps = [Routes(100, 0, mirrored=True), *steps]
         for routes in steps:
             traffic.set_routes(ctx, routes)
-            assert traffic.get_routes(ctx) == routes, (name, routes)
+            assert traffic.observe(ctx)[0] == routes, (name, routes)
             before = kube.writes
             traffic.reconcile(ctx)  # the API server's defaults are there now: nothing to write
             assert kube.writes == before, (name, routes, "a reconcile of what was just written wrote again")
         traffic.set_routes(ctx, Routes(100, 0))
-        assert traffic.get_routes(ctx) == Routes(100, 0)
+        assert traffic.observe(ctx)[0] == Routes(100, 0)
         traffic.finalize(ctx)  # the handback is accepted too (the next spec starts from what it left)
         outcomes[name] = "stored"
     expected = {name: "stored" for name, _, _ in SPECS}

@@ -1,9 +1,10 @@
 """The one place routing objects are read and written, for every router.
 
 Who calls this: ``canary.operator.tick`` (``reconcile`` before deciding, ``set_routes`` for the core's
-``SetWeights`` actions, ``routes`` to observe, ``finalize`` when a Canary with revertOnDeletion is
-deleted).  It gets the objects a router names (from the watch caches where they cover the kind),
-asks the router what they should be, and writes only what differs:
+``SetWeights`` actions, ``observe`` for the weights and the data plane's verdict, ``finalize`` when
+a Canary with revertOnDeletion is deleted).  It gets the objects a router names (from the watch
+caches where they cover the kind), asks the router what they should be, and writes only what
+differs:
 
 * an object the router owns is made to carry what the router renders (``KubeClient.ensure_spec``:
   created, or patched when the spec canary wrote last, recorded by its digest, is another or someone
@@ -71,9 +72,6 @@ class Traffic:
         for ref, wanted in self.router.render(ctx, routes, found):
             with contextlib.suppress(Pruned):
                 self._ensure(ctx, ref, wanted, found.get(ref))
-
-    def get_routes(self, ctx: RouteContext) -> Routes:
-        return self.router.read(ctx, self._found(ctx))
 
     def observe(self, ctx: RouteContext) -> tuple[Routes, RouteVerdict | None]:
         """The weights and the data plane's verdict, from one read of the objects."""
