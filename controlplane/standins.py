@@ -10,10 +10,19 @@ What a stand-in answers: 200 with the Pod's name and its first container's image
 ``X-Pod`` and ``X-Image``, and as JSON), so a client can count which side served it.  The container's
 environment can make it misbehave, as a faulty release would: ``STANDIN_ERROR_PERCENT`` (0-100) of the
 requests answer 500, spread evenly (every request whose running count crosses the next multiple);
-``STANDIN_DELAY_MS`` delays every answer.  Pods are followed by a watch.  A stand-in goes on serving
-for ``DRAIN_SECONDS`` after its Pod starts terminating or is gone, as a container does during its
-termination grace period while the EndpointSlices and the proxy catch up (kwok deletes a Pod at
-once; a real one would be sent SIGTERM and drain), and then stops, its open connections closed.
+``STANDIN_DELAY_MS`` delays every answer, by exactly that or, with ``STANDIN_DELAY_SIGMA`` above 0, by
+a log-normal draw whose median it is (a random stream seeded by the Pod's name).  ``GET /metrics``
+exports the Pod's ``http_request_duration_seconds`` histogram by ``status``, what an application
+instrumented for Flagger's "http" observer exports.  Given a Prometheus, a Pod annotated
+``prometheus.io/scrape: "true"`` (and ``prometheus.io/port``) becomes a scrape target at its IP,
+labelled ``kubernetes_namespace`` and ``kubernetes_pod_name`` as the usual Kubernetes service
+discovery relabelling does; the stand-ins write it as a file-discovery target because Debian's
+Prometheus is built without Kubernetes service discovery.  Pods are followed by a watch.
+
+A stand-in goes on serving for ``DRAIN_SECONDS`` after its Pod starts terminating or is gone, as a
+container does during its termination grace period while the EndpointSlices and the proxy catch up
+(kwok deletes a Pod at once; a real one would be sent SIGTERM and drain), and then stops, its open
+connections closed.
 """
 
 from __future__ import annotations
@@ -21,17 +30,36 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
+import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from kubernetes import client, watch
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+from controlplane.prometheus import Prometheus
 
 DRAIN_SECONDS = 5.0
+#: the histogram's buckets (seconds): fine around the tens of milliseconds the tests' Pods answer in
+SECONDS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.125, 0.15, 0.2, 0.3, 0.5, 1.0, 2.5)
+
+
+def pod_range_is_local() -> bool:
+    """Whether kwok's pod range is a local route here (inside ``controlplane/netns.sh``), so that a
+    stand-in can bind a Pod IP."""
+    try:
+        with socket.socket() as s:
+            s.bind(("10.244.255.254", 0))
+    except OSError:
+        return False
+    return True
 
 
 @dataclass
@@ -40,9 +68,33 @@ class Behaviour:
     image: str
     error_percent: float = 0.0
     delay: float = 0.0
+    delay_sigma: float = 0.0
     served: int = 0
     errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.random = random.Random(self.pod)  # noqa: S311 - simulated behaviour, not a secret
+        self.duration = Histogram(
+            "http_request_duration_seconds",
+            "request duration",
+            ["status"],
+            buckets=SECONDS,
+            registry=self.registry,
+        )
+
+    def describe(self) -> str:
+        delay = f"{self.delay * 1000:g} ms" + (
+            f" (log-normal, sigma {self.delay_sigma:g})" if self.delay_sigma else ""
+        )
+        return f"{self.error_percent:g}% errors, {delay}"
+
+    def next_delay(self) -> float:
+        if not self.delay or not self.delay_sigma:
+            return self.delay
+        with self.lock:
+            return self.random.lognormvariate(math.log(self.delay), self.delay_sigma)
 
     def next_status(self) -> int:
         """500 for ``error_percent`` of the requests, evenly spread; else 200."""
@@ -54,14 +106,16 @@ class Behaviour:
             return 500 if due else 200
 
 
-def _behaviour(pod: Any) -> Behaviour:
+def _behaviour(pod: Any, images: Mapping[str, Mapping[str, str]]) -> Behaviour:
     container = pod.spec.containers[0]
-    env = {e.name: e.value for e in container.env or [] if e.value is not None}
+    env = {**images.get(container.image, {})}
+    env.update({e.name: e.value for e in container.env or [] if e.value is not None})
     return Behaviour(
         pod.metadata.name,
         container.image,
         float(env.get("STANDIN_ERROR_PERCENT", "0")),
         float(env.get("STANDIN_DELAY_MS", "0")) / 1000,
+        float(env.get("STANDIN_DELAY_SIGMA", "0")),
     )
 
 
@@ -104,12 +158,21 @@ def _server(address: Address, current: Callable[[], Behaviour]) -> _Server:
 
         def do_GET(self) -> None:
             behaviour = current()
-            if behaviour.delay:
-                time.sleep(behaviour.delay)
+            if self.path == "/metrics":
+                self._answer(200, "text/plain; version=0.0.4", generate_latest(behaviour.registry), behaviour)
+                return
+            started = time.monotonic()
+            delay = behaviour.next_delay()
+            if delay:
+                time.sleep(delay)
             status = behaviour.next_status()
+            behaviour.duration.labels(str(status)).observe(time.monotonic() - started)
             body = json.dumps({"pod": behaviour.pod, "image": behaviour.image, "path": self.path}).encode()
+            self._answer(status, "application/json", body, behaviour)
+
+        def _answer(self, status: int, content_type: str, body: bytes, behaviour: Behaviour) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Pod", behaviour.pod)
             self.send_header("X-Image", behaviour.image)
@@ -135,9 +198,26 @@ class StandIns:
     address then reach the new Pod, as they would reach a new Pod's process on a real node (closing
     them instead would fail requests for a reason no cluster has)."""
 
-    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        namespace: str,
+        *,
+        images: Mapping[str, Mapping[str, str]] | None = None,
+        prometheus: Prometheus | None = None,
+        on_change: Callable[[str], None] | None = None,
+    ) -> None:
+        """``images``: environment defaults by image (what a build does when it runs; the container's
+        own environment wins); ``prometheus``: where the annotated Pods become scrape targets;
+        ``on_change`` is told when a Pod starts or stops being served."""
         self.core = client.CoreV1Api(api)
         self.namespace = namespace
+        self.prometheus = prometheus
+        #: the scrape target (file-discovery name) written for each address, and for which Pod
+        self.targets: dict[Address, str] = {}
+        self.images = dict(images or {})
+        self.on_change = on_change or (lambda text: None)
+        self._counted: Counter[str] = Counter()
         self.servers: dict[Address, _Server] = {}
         #: the Pod (its behaviour) each address answers as, and until when an address whose Pod is
         #: terminating or gone goes on answering (its drain)
@@ -205,15 +285,54 @@ class StandIns:
             if until <= now:
                 del self.draining[address]
                 self.servers.pop(address).stop()
-                self.history.append((time.time(), address, f"{self.current.pop(address).pod} stopped"))
+                self._untarget(address)
+                stopped = self.current.pop(address)
+                self.history.append((time.time(), address, f"{stopped.pod} stopped"))
+                self.on_change(f"{stopped.pod}: stopped serving")
         for address, pod in wanted.items():
             self.draining.pop(address, None)
-            behaviour = self.behaviours.setdefault(pod.metadata.uid, _behaviour(pod))
+            behaviour = self.behaviours.get(pod.metadata.uid)
+            if behaviour is None:
+                behaviour = self.behaviours[pod.metadata.uid] = _behaviour(pod, self.images)
             if self.current.get(address) is not behaviour:
                 self.history.append((time.time(), address, f"{behaviour.pod} serving"))
+                self.on_change(f"{behaviour.pod}: serving {behaviour.image} ({behaviour.describe()})")
             self.current[address] = behaviour
             if address not in self.servers:
                 self.servers[address] = _server(address, functools.partial(self.current.__getitem__, address))
+            self._target(address, pod)
+
+    def _target(self, address: Address, pod: Any) -> None:
+        annotations = pod.metadata.annotations or {}
+        if self.prometheus is None or annotations.get("prometheus.io/scrape") != "true":
+            self._untarget(address)
+            return
+        if int(annotations.get("prometheus.io/port", address[1])) != address[1]:
+            return
+        if self.targets.get(address) == pod.metadata.name:
+            return
+        name = f"pod-{self.namespace}-{address[0]}-{address[1]}"
+        labels = {
+            "job": "kubernetes-pods",
+            "kubernetes_namespace": self.namespace,
+            "kubernetes_pod_name": pod.metadata.name,
+        }
+        self.prometheus.add_targets(name, [f"{address[0]}:{address[1]}"], labels)
+        self.targets[address] = pod.metadata.name
+
+    def _untarget(self, address: Address) -> None:
+        if self.prometheus is not None and self.targets.pop(address, None) is not None:
+            self.prometheus.remove_targets(f"pod-{self.namespace}-{address[0]}-{address[1]}")
+
+    def served(self) -> dict[str, int]:
+        """Requests answered per Deployment (a Pod's name without its two generated parts) since the
+        last call: the split the data plane delivered."""
+        totals: Counter[str] = Counter()
+        for behaviour in list(self.behaviours.values()):
+            totals[behaviour.pod.rsplit("-", 2)[0]] += behaviour.served
+        since = {name: n - self._counted[name] for name, n in totals.items() if n > self._counted[name]}
+        self._counted = totals
+        return since
 
     def serving(self) -> list[str]:
         """Names of the Pods served now (draining ones included)."""
@@ -222,7 +341,8 @@ class StandIns:
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(5)
-        for server in self.servers.values():
+        for address, server in self.servers.items():
+            self._untarget(address)
             with contextlib.suppress(OSError):
                 server.stop()
         self.servers.clear()

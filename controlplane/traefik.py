@@ -115,6 +115,15 @@ class LocalTraefik:
     def tail(self, size: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-size:] if self.log.exists() else ""
 
+    def reloads(self) -> float:
+        """How many times Traefik has rebuilt its dynamic configuration (``traefik_config_reloads_total``).
+        A rebuild makes new load balancers, so a weighted round robin restarts from its first pick."""
+        with urllib.request.urlopen(f"{self.api}/metrics", timeout=5) as r:  # noqa: S310 - loopback
+            for line in r.read().decode().splitlines():
+                if line.startswith("traefik_config_reloads_total"):
+                    return float(line.rsplit(" ", 1)[1])
+        raise ClusterError("Traefik's metrics have no traefik_config_reloads_total")
+
     def services(self) -> list[dict[str, Any]]:
         """The HTTP services Traefik has applied (its API), with their weighted children."""
         with urllib.request.urlopen(f"{self.api}/api/http/services", timeout=5) as r:  # noqa: S310

@@ -36,8 +36,8 @@ from canary.core.observations import Cause
 from canary.models.canary import Canary, Provider
 from controlplane.localcluster import free_port
 from controlplane.prometheus import AuthProxy, Prometheus
+from demo.standin import StandIn
 from tests.conftest import Cluster
-from tests.support.workload import StandIn
 
 TOKEN = "s3cret-token-value"
 

@@ -11,36 +11,32 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from controlplane.localcluster import scratch_dir
-from controlplane.standins import StandIns
+from controlplane.standins import StandIns, pod_range_is_local
 from controlplane.traefik import CONTROLLER_NAME, LocalTraefik
 from tests.conftest import Cluster
-from tests.operator.conftest import controller  # noqa: F401 - the fixture, for these tests too
+from tests.operator.conftest import (
+    controller,  # noqa: F401 - the fixture, for these tests too
+    deployment,
+)
 
 GATEWAY_CLASS = "traefik"
 
 
-def _pod_range_is_local() -> bool:
-    try:
-        with socket.socket() as s:
-            s.bind(("10.244.255.254", 0))
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def traefik(cluster: Cluster, crds: None) -> Iterator[LocalTraefik]:
-    if not _pod_range_is_local():
+    if not pod_range_is_local():
         pytest.fail(
             "the pod range 10.244.0.0/16 is not a local route here: run the suite inside "
             "controlplane/netns.sh (make test does), so that stand-ins can bind Pod IPs"
@@ -127,6 +123,20 @@ def send(traefik: LocalTraefik, host: str, count: int, path: str = "/") -> Count
     return seen
 
 
+def send_between_reloads(
+    traefik: LocalTraefik, host: str, count: int, attempts: int = 5
+) -> Counter[tuple[str, int]]:
+    """``send`` while Traefik's configuration stays the same.  A reload (any change in the cluster it
+    watches, another test's namespace included) builds new load balancers whose round robin restarts,
+    which moves a count by a request or two; a sample taken across one is sent again."""
+    for _ in range(attempts):
+        before = traefik.reloads()
+        seen = send(traefik, host, count)
+        if traefik.reloads() == before:
+            return seen
+    raise AssertionError(f"Traefik reloaded its configuration during each of {attempts} samples")
+
+
 def wait_for_split(
     traefik: LocalTraefik, host: str, images: dict[str, int], timeout: float = 30, sample: int = 20
 ) -> None:
@@ -171,3 +181,76 @@ def wait_for_applied(
             return time.monotonic() - start
         time.sleep(0.05)
     raise AssertionError(f"Traefik never applied {weights} (last: {last})\n{traefik.tail()}")
+
+
+def workload(
+    name: str,
+    image: str,
+    *,
+    error_percent: float = 0,
+    delay_ms: float = 0,
+    delay_sigma: float = 0,
+    scraped: bool = False,
+) -> dict[str, Any]:
+    """A Deployment whose stand-in Pods behave as its environment says (``controlplane.standins``),
+    and, when ``scraped``, are scraped by Prometheus through their annotations."""
+    body = deployment(name, image)
+    template = body["spec"]["template"]
+    env = {
+        "STANDIN_ERROR_PERCENT": error_percent,
+        "STANDIN_DELAY_MS": delay_ms,
+        "STANDIN_DELAY_SIGMA": delay_sigma,
+    }
+    template["spec"]["containers"][0]["env"] = [{"name": k, "value": str(v)} for k, v in env.items() if v]
+    if scraped:
+        template["metadata"]["annotations"] = {"prometheus.io/scrape": "true", "prometheus.io/port": "9898"}
+    return body
+
+
+class Load:
+    """GET requests through Traefik for ``host`` at a constant arrival rate (an open model: a pool of
+    threads sends them on schedule whatever the answers' latency), counted by (image, status);
+    ``failures`` keeps when and why a request got no answer from a Pod (a 5xx but 500, or none)."""
+
+    def __init__(self, traefik: LocalTraefik, host: str, rate: float = 40.0) -> None:
+        self.traefik, self.host, self.rate = traefik, host, rate
+        self.seen: Counter[tuple[str, int]] = Counter()
+        self.failures: list[tuple[str, object]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="load")
+        self._thread = threading.Thread(target=self._run, name="load", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            self._pool.submit(self._get)
+            next_at += 1.0 / self.rate
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def _get(self) -> None:
+        request = urllib.request.Request(self.traefik.url, headers={"Host": self.host})  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310 - loopback
+                key = (r.headers.get("X-Image", ""), r.status)
+        except urllib.error.HTTPError as e:
+            with e:
+                key = (e.headers.get("X-Image", ""), e.code)
+            if e.code != 500:
+                self.failures.append((time.strftime("%H:%M:%S"), e.code))
+        except OSError as e:
+            key = ("", 0)
+            self.failures.append((time.strftime("%H:%M:%S"), str(e)))
+        with self._lock:
+            self.seen[key] += 1
+
+    def served(self, image: str) -> int:
+        """Requests answered by a Pod of ``image`` (any status)."""
+        with self._lock:
+            return sum(n for (i, _), n in self.seen.items() if i == image)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._pool.shutdown(wait=True, cancel_futures=True)

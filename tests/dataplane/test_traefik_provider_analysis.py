@@ -10,11 +10,6 @@ rollback."""
 
 from __future__ import annotations
 
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +20,8 @@ from controlplane.prometheus import Prometheus
 from controlplane.standins import StandIns
 from controlplane.traefik import LocalTraefik
 from tests.conftest import Cluster
-from tests.dataplane.conftest import host_for, wait_for_split
-from tests.operator.conftest import Controller, apply, canary, deployment, events, wait_for_phase
+from tests.dataplane.conftest import Load, host_for, wait_for_split, workload
+from tests.operator.conftest import Controller, apply, canary, events, wait_for_phase
 
 OLD, NEW, FAULTY = "example.invalid/shop:1", "example.invalid/shop:2", "example.invalid/shop:3"
 ANALYSIS = {
@@ -40,36 +35,6 @@ ANALYSIS = {
         {"name": "request-duration", "interval": "10s", "thresholdRange": {"max": 500}},
     ],
 }
-
-
-class Load:
-    """Requests through Traefik for ``host``, about 40 a second, counted by (image, status)."""
-
-    def __init__(self, traefik: LocalTraefik, host: str) -> None:
-        self.traefik, self.host, self.seen = traefik, host, Counter[tuple[str, int]]()
-        self.failures: list[tuple[str, object]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            request = urllib.request.Request(self.traefik.url, headers={"Host": self.host})  # noqa: S310
-            try:
-                with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310 - loopback
-                    self.seen[(r.headers.get("X-Image", ""), r.status)] += 1
-            except urllib.error.HTTPError as e:
-                self.seen[(e.headers.get("X-Image", ""), e.code)] += 1
-                if e.code != 500:
-                    self.failures.append((time.strftime("%H:%M:%S"), e.code))
-            except OSError as e:
-                self.seen[("", 0)] += 1
-                self.failures.append((time.strftime("%H:%M:%S"), str(e)))
-            self._stop.wait(0.025)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
 
 def ingress_route(host: str) -> dict[str, Any]:
@@ -91,12 +56,7 @@ def ingress_route(host: str) -> dict[str, Any]:
 
 
 def shop(image: str, error_percent: int = 0) -> dict[str, Any]:
-    body = deployment("shop", image)
-    if error_percent:
-        body["spec"]["template"]["spec"]["containers"][0]["env"] = [
-            {"name": "STANDIN_ERROR_PERCENT", "value": str(error_percent)}
-        ]
-    return body
+    return workload("shop", image, error_percent=error_percent)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from controlplane.hooks import HookServer
 from controlplane.standins import StandIns
 from controlplane.traefik import LocalTraefik
 from tests.conftest import Cluster
-from tests.dataplane.conftest import host_for, send, wait_for_applied, wait_for_split
+from tests.dataplane.conftest import host_for, send_between_reloads, wait_for_applied, wait_for_split
 from tests.operator.conftest import Controller, apply, canary, deployment, set_image, wait_for_phase
 
 REQUESTS = 200
@@ -76,18 +76,18 @@ def test_the_split_through_traefik_matches_every_weight_step(
         wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
         wait_for_split(traefik, host, {OLD: 100})
         measured: list[tuple[tuple[int, int], dict[tuple[str, int], int]]] = []
-        measured.append(((100, 0), dict(send(traefik, host, REQUESTS))))
+        measured.append(((100, 0), dict(send_between_reloads(traefik, host, REQUESTS))))
 
         set_image(cluster, namespace, "web", NEW)
         for weight in (20, 40, 60):
             gate.open_once()
             wait_for_applied(traefik, namespace, "web", (100 - weight, weight), timeout=60)
-            measured.append(((100 - weight, weight), dict(send(traefik, host, REQUESTS))))
+            measured.append(((100 - weight, weight), dict(send_between_reloads(traefik, host, REQUESTS))))
         gate.open_once()  # the promotion
         done = wait_for_phase(cluster, namespace, "web", "Succeeded", "Failed", timeout=120)
         assert done["status"]["phase"] == "Succeeded"
         wait_for_split(traefik, host, {NEW: 100})
-        measured.append(((100, 0), dict(send(traefik, host, REQUESTS))))
+        measured.append(((100, 0), dict(send_between_reloads(traefik, host, REQUESTS))))
     finally:
         hooks.close()
 

@@ -1,8 +1,12 @@
-"""Whole rollouts decided by metrics: the real controller on the local control plane, a real
-Prometheus scraping stand-in workloads on 127.0.0.1, and traffic split by the HTTPRoute weights the
-controller writes.  A healthy canary is promoted; one with 5% errors is rolled back; one whose latency
-doubles is rolled back by the judge while its fixed threshold passes it; one that receives no traffic
-never advances and is rolled back once its held checks run out."""
+"""Whole rollouts decided by metrics, with user traffic through a real data plane: the real controller
+on the local control plane writes the HTTPRoute, a real Traefik (its Gateway API provider) splits
+requests at a constant arrival rate between the stand-in Pods of the primary and the canary by the
+real EndpointSlices, and a real Prometheus finds those Pods by Kubernetes service discovery and
+scrapes each one's request histogram.  The release's own Pod template carries its behaviour, as a
+faulty image would.  A healthy canary is promoted; one with 5% errors is rolled back; one whose
+latency doubles is rolled back by the judge while its fixed threshold passes it; one that receives
+no traffic (every request goes to the primary's Service by another route) never advances and is
+rolled back once its held checks run out."""
 
 from __future__ import annotations
 
@@ -15,19 +19,18 @@ import pytest
 from kubernetes import client
 
 from controlplane.prometheus import Prometheus
+from controlplane.standins import StandIns
+from controlplane.traefik import LocalTraefik
 from tests.conftest import Cluster
+from tests.dataplane.conftest import Load, host_for, wait_for_split, workload
 from tests.operator.conftest import (
     Controller,
     apply,
-    deployment,
+    canary,
     events,
-    gateway_canary,
-    httproute_weights,
     record_httproute,
-    set_image,
     wait_for_phase,
 )
-from tests.support.workload import StandIn, Traffic
 
 APP = "shop"
 METRICS = [
@@ -59,64 +62,83 @@ ANALYSIS = {
 }
 
 
+OLD, NEW = "example.invalid/shop:1", "example.invalid/shop:2"
+#: the primary's Pods answer in a median 20 ms (log-normal, sigma 0.3)
+LATENCY = {"delay_ms": 20, "delay_sigma": 0.3}
+
+
 @pytest.fixture
 def analysed(
-    cluster: Cluster, namespace: str, crds: None, prometheus: Prometheus, tmp_path: Path
+    cluster: Cluster,
+    namespace: str,
+    crds: None,
+    prometheus: Prometheus,
+    traefik: LocalTraefik,
+    gateway: str,
+    tmp_path: Path,
 ) -> Iterator[dict[str, Any]]:
-    """The controller (querying the Prometheus fixture), stand-ins for both sides, and their scrapes."""
+    """The stand-ins of the Pods (each a Prometheus target), the controller querying that
+    Prometheus, and the load."""
+    standins = StandIns(cluster.api, namespace, prometheus=prometheus)
     ctl = Controller(
         cluster, namespace, tmp_path / "controller.log", extra=("--metrics-server", prometheus.url)
     )
     ctl.start()
-    primary = StandIn(namespace, f"{APP}-primary", seed=1).start()
-    canary = StandIn(namespace, APP, seed=2).start()
-    prometheus.add_targets(
-        f"{namespace}-primary", [primary.address], primary.target_labels(f"{APP}-primary-7b9c5-k4m2n")
-    )
-    prometheus.add_targets(
-        f"{namespace}-canary", [canary.address], canary.target_labels(f"{APP}-5d8f7-x2x7q")
-    )
-    stack: dict[str, Any] = {
-        "controller": ctl,
-        "primary": primary,
-        "canary": canary,
-        "traffic": None,
-        "prometheus": prometheus,
-    }
+    stack: dict[str, Any] = {"controller": ctl, "load": None, "prometheus": prometheus, "traefik": traefik}
     try:
         yield stack
     finally:
-        if stack["traffic"] is not None:
-            stack["traffic"].stop()
+        if stack["load"] is not None:
+            stack["load"].stop()
         ctl.stop()
-        primary.stop()
-        canary.stop()
-        prometheus.remove_targets(f"{namespace}-primary")
-        prometheus.remove_targets(f"{namespace}-canary")
+        standins.stop()
         print(f"--- controller log (tail) ---\n{ctl.log.read_text()[-6000:]}")  # shown on failure
 
 
-def route_weights(cluster: Cluster, namespace: str) -> tuple[int, int]:
-    try:
-        route = client.CustomObjectsApi(cluster.api).get_namespaced_custom_object(
-            "gateway.networking.k8s.io", "v1", namespace, "httproutes", APP
-        )
-    except client.ApiException:
-        return 100, 0
-    return httproute_weights(APP)(route) or (100, 0)
+def direct_route(namespace: str, host: str) -> dict[str, Any]:
+    """An HTTPRoute of the test's own sending ``host`` to the primary's Service alone, as clients
+    calling the primary directly do: the canary gets none of their requests whatever its weight."""
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "direct"},
+        "spec": {
+            "parentRefs": [{"name": "gw"}],
+            "hostnames": [host],
+            "rules": [{"backendRefs": [{"name": f"{APP}-primary", "port": 9898}]}],
+        },
+    }
 
 
 def roll_out(
-    cluster: Cluster, namespace: str, stack: dict[str, Any], analysis: dict[str, Any], *, routed: bool = True
+    cluster: Cluster,
+    namespace: str,
+    stack: dict[str, Any],
+    analysis: dict[str, Any],
+    *,
+    release: dict[str, Any] | None = None,
+    routed: bool = True,
 ) -> tuple[dict[str, Any], list[tuple[int, int]]]:
-    """Initialize, start traffic (split by the route, or all to the primary), release a new image."""
-    apply(cluster, namespace, deployment(APP, "example.invalid/shop:1"), gateway_canary(APP, analysis))
+    """Initialize, start the load (through the canary's route, or through ``direct_route``), release
+    a new image behaving as ``release`` says."""
+    host = host_for(namespace)
+    service = {"port": 9898, "targetPort": "http", "gatewayRefs": [{"name": "gw"}], "hosts": [host]}
+    apply(
+        cluster,
+        namespace,
+        workload(APP, OLD, scraped=True, **LATENCY),
+        canary(APP, analysis, provider="gatewayapi", service=service),
+    )
     wait_for_phase(cluster, namespace, APP, "Initialized", timeout=60)
-    weights = (lambda: route_weights(cluster, namespace)) if routed else (lambda: (100, 0))
-    stack["traffic"] = Traffic(stack["primary"], stack["canary"], weights, rate=40).start()
+    if not routed:
+        host = f"direct.{host}"
+        apply(cluster, namespace, direct_route(namespace, host))
+    traefik: LocalTraefik = stack["traefik"]
+    wait_for_split(traefik, host, {OLD: 100})
+    stack["load"] = Load(traefik, host, rate=40)
     time.sleep(3)  # the primary has samples before the canary starts
     recorder = record_httproute(cluster, namespace, APP)
-    set_image(cluster, namespace, APP, "example.invalid/shop:2")
+    apply(cluster, namespace, workload(APP, NEW, scraped=True, **{**LATENCY, **(release or {})}))
     done = wait_for_phase(cluster, namespace, APP, "Succeeded", "Failed", timeout=180)
     return done, recorder.stop()
 
@@ -142,14 +164,14 @@ def test_a_healthy_canary_is_promoted(cluster: Cluster, namespace: str, analysed
     assert duration["result"] == "passed"
     assert duration["canarySamples"] >= 10
     assert duration["primarySamples"] >= 10
-    assert analysed["traffic"].sent["canary"] > 0
+    assert analysed["load"].served(NEW) > 0
+    assert analysed["load"].failures == []  # every request was answered by a Pod
 
 
 def test_a_canary_with_five_percent_errors_is_rolled_back(
     cluster: Cluster, namespace: str, analysed: dict[str, Any]
 ) -> None:
-    analysed["canary"].error_rate = 0.05
-    done, seen = roll_out(cluster, namespace, analysed, ANALYSIS)
+    done, seen = roll_out(cluster, namespace, analysed, ANALYSIS, release={"error_percent": 5})
     assert done["status"]["phase"] == "Failed"
     assert seen[-1] == (100, 0)
     reasons = [reason for _, reason, _ in events(cluster, namespace, APP)]
@@ -159,14 +181,14 @@ def test_a_canary_with_five_percent_errors_is_rolled_back(
     assert "request-success-rate" in rolled_back
     assert "below the minimum 99" in rolled_back
     primary = client.AppsV1Api(cluster.api).read_namespaced_deployment(f"{APP}-primary", namespace)
-    assert primary.spec.template.spec.containers[0].image == "example.invalid/shop:1"
+    assert primary.spec.template.spec.containers[0].image == OLD
+    assert analysed["load"].seen[(NEW, 500)] > 0  # the faulty release met real requests
 
 
 def test_a_canary_whose_latency_doubles_is_rolled_back_by_the_judge(
     cluster: Cluster, namespace: str, analysed: dict[str, Any]
 ) -> None:
-    analysed["canary"].latency_ms = 40.0  # the primary's median is 20 ms
-    done, _ = roll_out(cluster, namespace, analysed, ANALYSIS)
+    done, _ = roll_out(cluster, namespace, analysed, ANALYSIS, release={"delay_ms": 40})  # twice the median
     status = done["status"]
     assert status["phase"] == "Failed", events(cluster, namespace, APP)
     reasons = [reason for _, reason, _ in events(cluster, namespace, APP)]
@@ -194,7 +216,8 @@ def test_a_canary_that_receives_no_traffic_never_advances(
     happened = events(cluster, namespace, APP)
     assert [r for _, r, _ in happened].count("NoValues") == 4
     assert "failing safe" in happened[-1][2]
-    assert analysed["traffic"].sent["canary"] == 0
+    assert analysed["load"].served(NEW) == 0
+    assert analysed["load"].served(OLD) > 0
 
 
 def test_a_broken_template_is_reported_by_name_and_the_canary_does_not_advance(
