@@ -33,7 +33,7 @@ controlplane: deps  ## build etcd, kube-* and kwok, Flux and Traefik, and fetch 
 	@controlplane/build-crds.sh >/dev/null
 
 demo: venv controlplane  ## the main job: a release promoted and a faulty one reverted, in Git, with Flux
-	$(PY) -m demo
+	controlplane/netns.sh $(PY) -m demo
 
 lint: venv  ## ruff, ruff format, mypy --strict, import-linter
 	ruff check .

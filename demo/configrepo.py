@@ -38,6 +38,7 @@ spec:
   template:
     metadata:
       labels: {{app: web}}
+      annotations: {{prometheus.io/scrape: "true", prometheus.io/port: "9898"}}
     spec:
       containers:
         - name: web

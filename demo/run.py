@@ -1,15 +1,18 @@
 """``python -m demo`` (``make demo``): canary's main job, end to end on this machine.
 
-It starts, each on 127.0.0.1 and each stopped at the end (only what it started):
+It runs inside the network namespace of ``controlplane/netns.sh`` (``make demo`` puts it there), where
+kwok's pod range is a local route, and starts, each stopped at the end (only what it started):
 
-* the local control plane (kube-apiserver, controller-manager, scheduler, kwok), canary's CRDs and a
-  structural Gateway API HTTPRoute CRD;
-* Prometheus, scraping the stand-ins (file discovery, one-second scrapes);
+* the local control plane (kube-apiserver, controller-manager, scheduler, kwok), canary's CRDs and the
+  upstream Gateway API CRDs;
+* Traefik (built from its Go module), a real Gateway API implementation: the Gateway ``public`` is
+  Traefik's, and Traefik routes by the HTTPRoute the controller writes and the real EndpointSlices;
+* stand-ins bound to the Pods' IPs (``controlplane.standins``), each serving as its image does (the
+  catalogue below: 1.2.0 is the faulty build), and counting what they served;
+* Prometheus, scraping each annotated Pod's histogram at its IP;
 * a smart-HTTP git remote holding a sample config repository, and real Flux (source-controller and
   kustomize-controller) syncing its staging path into the cluster, the Canary included;
-* the stand-in fleet (``demo.fleet``: one process per Deployment serving as its pod template says) and
-  the gateway (``demo.gateway``: routes by the HTTPRoute's weights);
-* canary's load tester, called by the Canary's rollout webhook to send traffic through the gateway;
+* canary's load tester, called by the Canary's rollout webhook to send traffic through Traefik;
 * the controller, ``canary run``.
 
 Then two stories, as CI and Flux would play them: a healthy release (``web:1.1.0``) goes through
@@ -50,9 +53,9 @@ from controlplane.localcluster import (
     wait_for_crds,
 )
 from controlplane.prometheus import Prometheus
+from controlplane.standins import StandIns, pod_range_is_local
+from controlplane.traefik import CONTROLLER_NAME, LocalTraefik
 from demo import configrepo
-from demo.fleet import Behaviour, Fleet
-from demo.gateway import Gateway
 from demo.timeline import Timeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,9 +63,13 @@ NAMESPACE = "demo"
 APP = "web"
 #: what each image does when it runs (the stand-ins read it): 1.2.0 is the faulty build
 CATALOGUE = {
-    f"{configrepo.IMAGE}:1.0.0": Behaviour(0.0, 20.0),
-    f"{configrepo.IMAGE}:1.1.0": Behaviour(0.0, 18.0),
-    f"{configrepo.IMAGE}:1.2.0": Behaviour(0.15, 20.0),
+    f"{configrepo.IMAGE}:1.0.0": {"STANDIN_DELAY_MS": "20", "STANDIN_DELAY_SIGMA": "0.3"},
+    f"{configrepo.IMAGE}:1.1.0": {"STANDIN_DELAY_MS": "18", "STANDIN_DELAY_SIGMA": "0.3"},
+    f"{configrepo.IMAGE}:1.2.0": {
+        "STANDIN_ERROR_PERCENT": "15",
+        "STANDIN_DELAY_MS": "20",
+        "STANDIN_DELAY_SIGMA": "0.3",
+    },
 }
 CRDS = ("canaries", "metrictemplates", "alertproviders")
 T = TypeVar("T")
@@ -95,6 +102,11 @@ class Demo:
             print(text, flush=True)
 
     def start(self) -> None:
+        if not pod_range_is_local():
+            raise StoryFailed(
+                "the pod range 10.244.0.0/16 is not a local route here: run the demo inside "
+                "controlplane/netns.sh (make demo does), so that the Pods' stand-ins can bind their IPs"
+            )
         self.say(
             "starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
         )
@@ -115,6 +127,12 @@ class Demo:
         wait_for_crds([kubectl_path(), f"--kubeconfig={self.kubeconfig}"], "crd", "--all")
         self.kubectl("create", "namespace", NAMESPACE)
 
+        self.say("starting Traefik (its Gateway API provider) and the Gateway 'public'")
+        self.traefik = LocalTraefik(self.workdir / "traefik", cluster.kubeconfig)
+        self.stack.callback(self.traefik.stop)
+        self.traefik.start()
+        self.kubectl("apply", "-f", "-", input=gateway(self.traefik.web_port))
+
         self.say("starting Prometheus and the git remote")
         self.prometheus = Prometheus(self.workdir / "prometheus")
         self.stack.callback(self.prometheus.stop)
@@ -130,13 +148,11 @@ class Demo:
         self.stack.callback(self.flux.stop)
         self.flux.start()
 
-        self.say("starting the stand-in fleet, the gateway and the load tester")
-        self.fleet = Fleet(
-            self.api, NAMESPACE, prometheus=self.prometheus, catalogue=CATALOGUE, on_change=self.say
+        self.say("starting the stand-ins of the Pods and the load tester")
+        self.standins = StandIns(
+            self.api, NAMESPACE, images=CATALOGUE, prometheus=self.prometheus, on_change=self.say
         )
-        self.stack.callback(self.fleet.stop)
-        self.gateway = Gateway(self.api, NAMESPACE, APP, self.fleet.address_of_service)
-        self.stack.callback(self.gateway.stop)
+        self.stack.callback(self.standins.stop)
         loadtester = LoadTester(self.workdir / "loadtester.log")
         self.stack.callback(loadtester.stop)
         self.loadtester = loadtester.start().url
@@ -160,8 +176,6 @@ class Demo:
                 "info",
             ],
         )
-        self.fleet.start()
-        self.gateway.start()
 
     def _process(self, name: str, argv: list[str], ready: str | None = None) -> None:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed by the stack
@@ -256,13 +270,13 @@ class Demo:
     # ------------------------------------------------------------------------------ stories
     def play(self) -> None:
         ci = Person(self.remote, self.workdir / "ci")
-        self.timeline = Timeline(self.api, NAMESPACE, APP, split=self.gateway.split)
+        self.timeline = Timeline(self.api, NAMESPACE, APP, split=self.standins.served)
         self.stack.callback(self.timeline.stop)
         self.timeline.start()
 
         self.timeline.heading("Setup: the config repository, synced by Flux")
         ci.change(
-            configrepo.files(git_url=self.remote, loadtester=self.loadtester, gateway=self.gateway.url),
+            configrepo.files(git_url=self.remote, loadtester=self.loadtester, gateway=self.traefik.url),
             "web 1.0.0 in staging and production, its Canary, image automation",
         )
         self.kubectl("apply", "-f", "-", input=configrepo.flux_sync(NAMESPACE, self.remote))
@@ -328,6 +342,25 @@ class Demo:
             if path.exists():
                 parts.append(f"--- {name} log (end) ---\n{path.read_text()[-4000:]}")
         return "\n".join(parts)
+
+
+def gateway(port: int) -> str:
+    """The GatewayClass of Traefik and the Gateway ``public`` the Canary's route attaches to: what the
+    platform team provides on a real cluster (so not in the config repository), listening on
+    Traefik's entryPoint."""
+    return f"""apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: traefik}}
+spec: {{controllerName: {CONTROLLER_NAME}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: public, namespace: {NAMESPACE}}}
+spec:
+  gatewayClassName: traefik
+  listeners:
+    - {{name: web, protocol: HTTP, port: {port}, allowedRoutes: {{namespaces: {{from: Same}}}}}}
+"""
 
 
 def history(checkout: Path) -> str:

@@ -1,5 +1,5 @@
-"""The demo's readable timeline: what the Canary does (phase, weight, events) and what the gateway
-measured, one line each, with the seconds since the demo started."""
+"""The demo's readable timeline: what the Canary does (phase, weight, events) and the split the Pods
+served (through Traefik), one line each, with the seconds since the demo started."""
 
 from __future__ import annotations
 
@@ -106,5 +106,5 @@ class Timeline:
             total = sum(counts.values())
             if total:
                 shares = ", ".join(f"{svc} {n / total:.0%}" for svc, n in sorted(counts.items()))
-                line += f"  (gateway since the last line: {total} requests, {shares})"
+                line += f"  (served since the last line: {total} requests, {shares})"
             self.say(line)

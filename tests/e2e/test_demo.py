@@ -1,8 +1,10 @@
-"""The main job, as README's first command runs it (``make demo`` is ``python -m demo`` once built):
-both stories play out and the demo says so by its exit status and its timeline."""
+"""The main job, as README's first command runs it (``make demo`` is ``python -m demo`` in the network
+namespace once built): both stories play out, with their requests through Traefik, and the demo says
+so by its exit status and its timeline."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,11 @@ def test_the_demo_promotes_a_release_and_reverts_a_faulty_one() -> None:
     for step in ("Canary weight 0% -> 20%", "Canary weight 20% -> 40%", "Canary weight 40% -> 60%"):
         assert step in story1
     assert "GitCommitted: Promoted to apps/web/production" in story1
+    # What the Pods served through Traefik follows the weights: at 60%, the canary served about 60%.
+    served = r"Promoting: canary weight 60%.*served since the last line: \d+ requests, web (\d+)%"
+    at_60 = re.search(served, story1)
+    assert at_60 is not None, story1
+    assert 50 <= int(at_60.group(1)) <= 70
     # Story 2: the success-rate check fails, the revert lands, Flux applies it, everything agrees.
     assert "request-success-rate" in story2
     assert "is below the minimum 99" in story2
