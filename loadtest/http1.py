@@ -48,8 +48,10 @@ class Http1Pool:
         self.host, self.port = parts.hostname, parts.port or 80
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.method = method.upper()
-        lines = [f"{self.method} {path} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}"]
         given = {k.lower() for k in (headers or {})}
+        lines = [f"{self.method} {path} HTTP/1.1"]
+        if "host" not in given:  # a Host header given (a virtual host behind a gateway) replaces the URL's
+            lines.append(f"Host: {parts.netloc.rpartition('@')[2]}")
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         if "user-agent" not in given:
             lines.append("User-Agent: canary-loadtest")

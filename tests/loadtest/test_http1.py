@@ -80,3 +80,35 @@ def test_the_generator_counts_what_the_fast_client_saw() -> None:
         server.close()
 
     asyncio.run(main())
+
+
+def test_a_given_host_header_replaces_the_urls() -> None:
+    """What a gateway routes by: ``headers: "Host: web.example"`` sends that one Host, not two."""
+
+    async def main() -> list[bytes]:
+        heads: list[bytes] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            heads.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(ANSWERS[b"/close"])
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        for headers in ({"Host": "web.example"}, {}):
+            pool = Http1Pool(f"http://127.0.0.1:{port}/", "GET", headers)
+            assert await pool.send() == 200
+            await pool.aclose()
+        server.close()
+        await server.wait_closed()
+        return heads
+
+    named, default = asyncio.run(main())
+
+    def host_lines(head: bytes) -> list[bytes]:
+        return [line for line in head.split(b"\r\n") if line.lower().startswith(b"host:")]
+
+    assert host_lines(named) == [b"Host: web.example"]
+    assert len(host_lines(default)) == 1
+    assert host_lines(default)[0].startswith(b"Host: 127.0.0.1:")
