@@ -110,11 +110,12 @@ def context(
         "spec": {
             "provider": provider,
             "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-            "ingressRef": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"},
             "service": service,
             "analysis": {"interval": "10s", **analysis},
         }
     }
+    if "spec.ingressRef" in router_for(provider).reads:  # nginx and skipper clone it
+        body["spec"]["ingressRef"] = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"}
     return RouteContext(Canary.model_validate(body).spec, namespace, "web", "app", "web")
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from canary.adapters.routers.applier import Traffic
-from canary.adapters.routers.base import RouteContext
-from canary.adapters.routers.registry import router_for, served
+from canary.adapters.routers.base import PLACEMENT_FIELDS, RouteContext, placement
+from canary.adapters.routers.registry import readers_of, router_for, served
 from canary.core.capabilities import Capability, asked
 from canary.core.errors import InvalidSpec
 from tests.unit.core.sim import make_spec
@@ -122,3 +122,56 @@ def test_flaggers_apisix_and_gloo_references_are_refused_not_ignored(field: str,
         traffic = Traffic(kube=None, router=router_for(provider), provider=provider.value)  # type: ignore[arg-type]
         with pytest.raises(InvalidSpec, match=rf"^{field}: only Flagger's"):
             traffic.check(ctx)
+
+
+#: each placement field, set as a Flagger manifest would set it
+PLACEMENTS: dict[str, tuple[str, Any]] = {
+    "spec.service.gateways": ("gateways", ["public-gateway.istio-system.svc.cluster.local"]),
+    "spec.service.gatewayRefs": ("gatewayRefs", [{"name": "public"}]),
+    "spec.service.hosts": ("hosts", ["app.example.com"]),
+    "spec.service.delegation": ("delegation", True),
+    "spec.service.match": ("match", [{"uri": {"prefix": "/"}}]),
+    "spec.ingressRef": ("ingressRef", {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "w"}),
+}
+
+
+def test_the_placement_table_covers_every_placement_field() -> None:
+    assert set(PLACEMENTS) == set(PLACEMENT_FIELDS)
+    readers = {field: readers_of(field) for field in PLACEMENT_FIELDS}
+    assert readers["spec.service.gatewayRefs"] == ["gatewayapi"]
+    assert readers["spec.service.gateways"] == ["istio"]
+    assert readers["spec.ingressRef"] == ["nginx", "skipper"]
+    assert readers["spec.service.match"] == ["contour", "gatewayapi", "istio"]
+
+
+@pytest.mark.parametrize("field", list(PLACEMENTS))
+@pytest.mark.parametrize("provider", [p.value for p in served()])
+def test_a_placement_field_the_router_does_not_read_is_refused_not_ignored(provider: str, field: str) -> None:
+    """Flagger ignores, say, ``service.gateways`` on gatewayapi or ``service.hosts`` on nginx, so a
+    manifest written for another provider routes nothing the way it says; here it is refused."""
+    key, value = PLACEMENTS[field]
+    svc: dict[str, Any] = {"port": 80}
+    if provider.startswith("gatewayapi") and key != "gatewayRefs":
+        svc["gatewayRefs"] = [{"name": "public"}]
+    top: dict[str, Any] = {}
+    if key == "ingressRef":
+        top[key] = value
+    else:
+        svc[key] = value
+    spec = make_spec(CANARY, provider=provider, service=svc, **top)
+    router = router_for(provider)
+    traffic = Traffic(kube=None, router=router, provider=provider)  # type: ignore[arg-type] - check makes no request
+    ctx = RouteContext(spec, "shop", "web", "app", "web")
+    if field in router.reads:
+        traffic.check(ctx)
+    else:
+        with pytest.raises(InvalidSpec) as refused:
+            traffic.check(ctx)
+        message = str(refused.value)
+        assert message.startswith(f"{field}: the {provider} provider does not use it"), message
+        assert ", ".join(readers_of(field)) in message
+
+
+def test_delegation_false_and_empty_lists_set_nothing() -> None:
+    spec = make_spec(CANARY, provider="kubernetes", service={"port": 80, "delegation": False, "hosts": []})
+    assert placement(spec) == []

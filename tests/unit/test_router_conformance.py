@@ -41,9 +41,9 @@ def _service(provider: str) -> dict[str, Any]:
 
 
 def context(provider: str, analysis: dict[str, Any] | None = None) -> RouteContext:
-    extra: dict[str, Any] = {
-        "ingressRef": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"}
-    }
+    extra: dict[str, Any] = {}
+    if "spec.ingressRef" in router_for(provider).reads:  # nginx and skipper clone it
+        extra["ingressRef"] = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"}
     spec = make_spec(analysis or {"stepWeight": 10}, provider=provider, service=_service(provider), **extra)
     return RouteContext(spec, "shop", "web", "app", "web")
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 import contextlib
 
 from canary.adapters.kube.client import KubeClient, contains
-from canary.adapters.routers.base import JSON, Found, Ref, RouteContext, Router
-from canary.adapters.routers.registry import providers_with
+from canary.adapters.routers.base import JSON, Found, Ref, RouteContext, Router, placement
+from canary.adapters.routers.registry import providers_with, readers_of
 from canary.core.capabilities import Capability, refusal
 from canary.core.errors import InvalidSpec, NotFound, Pruned
 from canary.core.observations import Routes, RouteVerdict
@@ -46,6 +46,13 @@ class Traffic:
         message = refusal(ctx.spec, self.provider, self.router.capabilities, providers_with())
         if message is not None:
             raise InvalidSpec(message)
+        for field in placement(ctx.spec):
+            if field not in self.router.reads:
+                readers = ", ".join(readers_of(field)) or "none"
+                raise InvalidSpec(
+                    f"{field}: the {self.provider} provider does not use it (providers that do: {readers}); "
+                    "remove it"
+                )
         for field, value, owner in (
             ("spec.routeRef", ctx.spec.route_ref, "apisix"),
             ("spec.upstreamRef", ctx.spec.upstream_ref, "gloo"),

@@ -103,8 +103,29 @@ Found = Mapping[Ref, JSON | None]
 Rendered = list[tuple[Ref, JSON]]
 
 
+#: the spec fields that place a route (where it attaches, which requests it takes), which only some
+#: providers read: a spec setting one its router does not read is refused (``Traffic.check``)
+PLACEMENT_FIELDS = (
+    "spec.service.gateways",
+    "spec.service.gatewayRefs",
+    "spec.service.hosts",
+    "spec.service.delegation",
+    "spec.service.match",
+    "spec.ingressRef",
+)
+
+
+def placement(spec: CanarySpec) -> list[str]:
+    """The ``PLACEMENT_FIELDS`` that ``spec`` sets (an empty list or ``delegation: false`` sets nothing)."""
+    svc = spec.service
+    values = (svc.gateways, svc.gateway_refs, svc.hosts, svc.delegation, svc.match, spec.ingress_ref)
+    return [field for field, value in zip(PLACEMENT_FIELDS, values, strict=True) if value]
+
+
 class Router(Protocol):
     capabilities: ClassVar[frozenset[Capability]]
+    #: which of ``PLACEMENT_FIELDS`` the router reads
+    reads: ClassVar[frozenset[str]]
 
     def refs(self, ctx: RouteContext) -> list[Ref]:
         """The objects the router renders."""

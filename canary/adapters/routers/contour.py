@@ -97,6 +97,7 @@ class ContourRouter(SingleObjectRouter):
             Capability.RETRIES,
         }
     )
+    reads: ClassVar[frozenset[str]] = frozenset({"spec.service.match"})
 
     # ------------------------------------------------------------------------------ building
     @staticmethod

@@ -139,6 +139,9 @@ class GatewayAPIRouter:
             Capability.REWRITE,
         }
     )
+    reads: ClassVar[frozenset[str]] = frozenset(
+        {"spec.service.gatewayRefs", "spec.service.hosts", "spec.service.match"}
+    )
 
     def __init__(self, provider: Provider = Provider.GATEWAYAPI) -> None:
         self.version = "v1beta1" if provider is Provider.GATEWAYAPI_V1BETA1 else "v1"

@@ -76,6 +76,9 @@ class IstioRouter:
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         Capability
     )  # everything the spec can ask of a router
+    reads: ClassVar[frozenset[str]] = frozenset(
+        {"spec.service.gateways", "spec.service.hosts", "spec.service.delegation", "spec.service.match"}
+    )
 
     # ------------------------------------------------------------------------------ building
     def destination_rule(self, ctx: RouteContext, name: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ def _apex(ctx: RouteContext) -> Ref:
 
 class KubernetesRouter:
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    reads: ClassVar[frozenset[str]] = frozenset()
 
     def refs(self, ctx: RouteContext) -> list[Ref]:
         return [_apex(ctx)]

@@ -41,6 +41,7 @@ def _retarget(node: Any, apex: str, canary: str) -> None:
 
 class NginxRouter:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.WEIGHTS, Capability.HEADER_MATCH})
+    reads: ClassVar[frozenset[str]] = frozenset({"spec.ingressRef"})
 
     def __init__(self, prefix: str = PREFIX) -> None:
         self.prefix = prefix

@@ -75,6 +75,11 @@ def providers_with() -> dict[Capability, list[str]]:
     return {c: sorted(names) for c, names in out.items()}
 
 
+def readers_of(field: str) -> list[str]:
+    """The provider families whose router reads the placement field ``field``, sorted."""
+    return sorted({p.family for p in served() if field in router_for(p).reads})
+
+
 def served() -> list[Provider]:
     """The providers with a router."""
     return [p for p in Provider if p not in UNSUPPORTED]

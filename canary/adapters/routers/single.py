@@ -23,6 +23,7 @@ class SingleObjectRouter:
     PLURAL: ClassVar[str]
     KIND: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
+    reads: ClassVar[frozenset[str]] = frozenset()
 
     # ------------------------------------------------------------------------------ per provider
     def spec(self, ctx: RouteContext, routes: Routes) -> dict[str, Any]:

@@ -39,6 +39,7 @@ def _predicate(source: str | None, first: str) -> str:
 
 class SkipperRouter:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.WEIGHTS})
+    reads: ClassVar[frozenset[str]] = frozenset({"spec.ingressRef"})
 
     @staticmethod
     def _split(ctx: RouteContext, source: dict[str, Any]) -> dict[str, Any]:
