@@ -4,12 +4,17 @@
 ``tests/e2e/test_fault_suite.py`` runs ``--size small`` in ``make test`` and asserts on its counts
 (never on its times).
 
-What runs, each on 127.0.0.1 and each stopped at the end (only what this started):
+What runs, inside the network namespace of ``controlplane/netns.sh`` (``make test`` puts the suite
+there; run ``controlplane/netns.sh .venv/bin/python -m bench.chaos``), each stopped at the end (only
+what this started):
 
-* the local control plane, its API server writing an audit log (who wrote what, when);
-* Prometheus, scraping the stand-in workloads (``demo.fleet``: one process per Deployment that wants
-  pods, serving the error rate its pod template declares), and a gateway per canary routing by its
-  HTTPRoute's weights (``demo.gateway``), with the load tester sending each gateway traffic;
+* the local control plane, its API server writing an audit log (who wrote what, when), its Pods in
+  10.245.0.0/16 (the suite's own cluster has 10.244.0.0/16 in the same namespace);
+* Traefik (its Gateway API provider) as the Gateway ``public``: each canary's HTTPRoute has a host of
+  its own, and the load tester sends each host traffic through Traefik, which splits it by the
+  weights the controller writes, over the real EndpointSlices, to stand-ins bound to the Pod IPs
+  (``controlplane.standins``: each Pod serving the error rate its template declares);
+* Prometheus, scraping each Pod's request histogram at its IP;
 * a git remote with credentials and a forge (GitHub's pull-request API) holding the config repository
   of the GitOps canaries, and a GitOps agent that applies the repository's HEAD (``kubectl apply``,
   stamping the commit in the ``canary.dev/git-revision`` annotation);
@@ -83,8 +88,8 @@ from controlplane.localcluster import (
     wait_for_crds,
 )
 from controlplane.prometheus import AuthProxy, Prometheus
-from demo.fleet import Fleet
-from demo.gateway import Gateway
+from controlplane.standins import StandIns, pod_range_is_local
+from controlplane.traefik import LocalTraefik, gateway, gateway_class
 
 REPO = Path(__file__).resolve().parents[1]
 NS = "chaos"
@@ -92,7 +97,9 @@ INTERVAL = 2.0
 LEASE, RENEW = 4.0, 1.0
 #: a faulty release fails this share of its requests: so many that a check seeing even a few requests
 #: cannot miss it, and every wrong verdict is the faults' doing (detection power is docs/analysis.md's)
-FAULTY_ERROR_RATE = "0.8"
+FAULTY_ERROR_PERCENT = "80"
+#: kwok's Pod range for this control plane (controlplane/netns.sh makes 10.244.0.0/15 local)
+POD_CIDR = "10.245.0.0/16"
 log = logging.getLogger("chaos")
 
 AUDIT_POLICY = f"""apiVersion: audit.k8s.io/v1
@@ -206,6 +213,7 @@ class Report:
 # ---------------------------------------------------------------------------------------------- pieces
 def deployment(name: str, version: int, *, faulty: bool) -> dict[str, Any]:
     """The target's manifest (no replicas: the controller owns them)."""
+    errors = FAULTY_ERROR_PERCENT if faulty else "0"
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -213,7 +221,10 @@ def deployment(name: str, version: int, *, faulty: bool) -> dict[str, Any]:
         "spec": {
             "selector": {"matchLabels": {"app": name}},
             "template": {
-                "metadata": {"labels": {"app": name}},
+                "metadata": {
+                    "labels": {"app": name},
+                    "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "9898"},
+                },
                 "spec": {
                     "containers": [
                         {
@@ -221,8 +232,8 @@ def deployment(name: str, version: int, *, faulty: bool) -> dict[str, Any]:
                             "image": image(name, version),
                             "ports": [{"name": "http", "containerPort": 9898}],
                             "env": [
-                                {"name": "STANDIN_ERROR_RATE", "value": FAULTY_ERROR_RATE if faulty else "0"},
-                                {"name": "STANDIN_LATENCY_MS", "value": "10"},
+                                {"name": "STANDIN_ERROR_PERCENT", "value": errors},
+                                {"name": "STANDIN_DELAY_MS", "value": "10"},
                             ],
                         }
                     ]
@@ -230,6 +241,11 @@ def deployment(name: str, version: int, *, faulty: bool) -> dict[str, Any]:
             },
         },
     }
+
+
+def host(name: str) -> str:
+    """The host the canary's HTTPRoute routes (one per canary, through the one Traefik)."""
+    return f"{name}.chaos.example"
 
 
 def image(name: str, version: int) -> str:
@@ -353,7 +369,6 @@ class Stage:
         self.ci_lock = threading.Lock()
         self.stopping = threading.Event()
         self.replicas: list[Replica] = []
-        self.gateways: dict[str, Gateway] = {}
         self.metrics_seen: list[str] = []
         #: the round under way (injectors that change their fault per round read it) and when it began
         self.round = 0
@@ -423,7 +438,7 @@ class Stage:
         w = self.workdir
         (w / "audit-policy.yaml").write_text(AUDIT_POLICY)
         self.say("starting the control plane (with an audit log), Prometheus, the git remote and the forge")
-        self.cluster = LocalCluster(w / "cluster", audit_policy=w / "audit-policy.yaml")
+        self.cluster = LocalCluster(w / "cluster", audit_policy=w / "audit-policy.yaml", pod_cidr=POD_CIDR)
         self.stack.callback(self.cluster.stop)
         self.cluster.start()
         self.api: Any = config.new_client_from_config(config_file=str(self.cluster.kubeconfig))  # type: ignore[no-untyped-call]
@@ -477,7 +492,7 @@ class Stage:
         self.person = Person(authed, w / "ci")
 
     def _start_receivers(self) -> None:
-        self.say("starting the receivers, the stand-in fleet, the gateways and the load tester")
+        self.say("starting the receivers")
         self.receivers = HookServer()
         self.stack.callback(self.receivers.close)
         host, port = self.receivers.url.removeprefix("http://").split(":")
@@ -493,8 +508,13 @@ class Stage:
 
     def _start_workloads(self) -> None:
         w = self.workdir
-        self.fleet = Fleet(self.api, NS, prometheus=self.prometheus)
-        self.stack.callback(self.fleet.stop)
+        self.say("starting Traefik as the Gateway 'public', the stand-ins of the Pods and the load tester")
+        self.traefik = LocalTraefik(w / "traefik", self.cluster.kubeconfig)
+        self.stack.callback(self.traefik.stop)
+        self.traefik.start()
+        self.apply(gateway_class(), gateway(NS, "public", self.traefik.web_port))
+        self.standins = StandIns(self.api, NS, prometheus=self.prometheus)
+        self.stack.callback(self.standins.stop)
         self.loadtester = LoadTester(w / "loadtester.log")
         self.loadtester.start()
         self.stack.callback(self.loadtester.stop)
@@ -508,12 +528,7 @@ class Stage:
         self.agent.start()
         self.stack.callback(self.stopping.set)
         self._wait(lambda: all(self.container_image(c.name) for c in self.canaries), "the targets", 60)
-        self.fleet.start()
         for c in self.canaries:
-            gw = Gateway(self.api, NS, c.name, self.fleet.address_of_service)
-            self.stack.callback(gw.stop)
-            gw.start()
-            self.gateways[c.name] = gw
             answer = self.loadtester.post(
                 "/",
                 {
@@ -521,7 +536,8 @@ class Stage:
                     "namespace": NS,
                     "metadata": {
                         "type": "load",
-                        "url": f"{gw.url}/",
+                        "url": f"{self.traefik.url}/",
+                        "headers": f"Host: {host(c.name)}",
                         "rate": "8",
                         "duration": "1h",
                         "mode": "async",
@@ -598,7 +614,12 @@ class Stage:
         spec: dict[str, Any] = {
             "provider": "gatewayapi",
             "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": c.name},
-            "service": {"port": 9898, "targetPort": "http", "gatewayRefs": [{"name": "public"}]},
+            "service": {
+                "port": 9898,
+                "targetPort": "http",
+                "gatewayRefs": [{"name": "public"}],
+                "hosts": [host(c.name)],
+            },
             "progressDeadlineSeconds": 120,
             "analysis": {
                 "interval": f"{INTERVAL:g}s",
@@ -1132,7 +1153,12 @@ def run(
     size_name: str = "small", *, seed: int = 1, workdir: Path | None = None, keep: bool = False
 ) -> Report:
     size = SIZES[size_name]
-    for noisy in ("demo.gateway", "demo.fleet", "kubernetes", "urllib3"):
+    if not pod_range_is_local():
+        raise RuntimeError(
+            "the pod ranges are not a local route here: run inside controlplane/netns.sh "
+            "(make test does), so that the stand-ins can bind the Pods' IPs"
+        )
+    for noisy in ("kubernetes", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     workdir = workdir or scratch_dir("canary-chaos-")
     stage = Stage(workdir, size, seed)

@@ -166,8 +166,12 @@ class LocalCluster:
         detach: bool = False,
         node_pods: int = 110,
         audit_policy: Path | None = None,
+        pod_cidr: str = "10.244.0.0/16",
     ) -> None:
         self.workdir = workdir.resolve()
+        #: the range kwok gives Pod IPs from (controlplane/netns.sh makes 10.244.0.0/15 local: a
+        #: second cluster in the same namespace, such as the fault suite's, takes 10.245.0.0/16)
+        self.pod_cidr = pod_cidr
         self.audit_policy = audit_policy
         self.audit_log = self.workdir / "logs" / "audit.log"
         self.node_pods = (
@@ -318,7 +322,7 @@ class LocalCluster:
                 f"--kubeconfig={self.kubeconfig}",
                 "--manage-all-nodes=true",
                 "--node-lease-duration-seconds=40",
-                "--cidr=10.244.0.0/16",
+                f"--cidr={self.pod_cidr}",
                 "--node-ip=10.250.0.1",
                 f"--server-address=127.0.0.1:{ports['kwok']}",
                 *(f"--config={f}" for f in stage_files),

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import urllib3
 from kubernetes import client, watch
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
@@ -234,17 +235,19 @@ class StandIns:
     def _run(self) -> None:
         """Follow the Pods by a watch (a stand-in must listen before the proxy, which learns of a
         ready Pod through the EndpointSlices, sends to it), in one-second segments that also run
-        the drains; relist when the watch's resourceVersion is too old."""
+        the drains; relist when the watch's resourceVersion is too old.  While the API server does
+        not answer (restarting, say), the stand-ins go on serving what they knew, and the list is
+        tried again every second, as a kubelet's Pods keep running without their API server."""
         pods: dict[str, Any] = {}
         version: str | None = None
         try:
             while not self._stopping.is_set():
-                if version is None:
-                    listed: Any = self.core.list_namespaced_pod(self.namespace, _request_timeout=5)
-                    pods = {p.metadata.uid: p for p in listed.items}
-                    version = listed.metadata.resource_version
-                    self._sync(list(pods.values()))
                 try:
+                    if version is None:
+                        listed: Any = self.core.list_namespaced_pod(self.namespace, _request_timeout=5)
+                        pods = {p.metadata.uid: p for p in listed.items}
+                        version = listed.metadata.resource_version
+                        self._sync(list(pods.values()))
                     stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
                         self.core.list_namespaced_pod,
                         self.namespace,
@@ -261,12 +264,19 @@ class StandIns:
                             pods[pod.metadata.uid] = pod
                         self._sync(list(pods.values()))
                 except client.ApiException as e:
+                    version = None  # 410: too old; any other answer: list again once it answers
                     if e.status != 410:
-                        raise
-                    version = None  # too old: list again
+                        self._unavailable(f"HTTP {e.status}")
+                except (OSError, urllib3.exceptions.HTTPError) as e:
+                    version = None
+                    self._unavailable(type(e).__name__)
                 self._sync(list(pods.values()))
         except BaseException as e:  # reported by stop()
             self.error = e
+
+    def _unavailable(self, why: str) -> None:
+        self.history.append((time.time(), ("", 0), f"the API server did not answer ({why})"))
+        self._stopping.wait(1.0)
 
     def _sync(self, pods: list[Any]) -> None:
         wanted: dict[Address, Any] = {}
@@ -299,7 +309,12 @@ class StandIns:
                 self.on_change(f"{behaviour.pod}: serving {behaviour.image} ({behaviour.describe()})")
             self.current[address] = behaviour
             if address not in self.servers:
-                self.servers[address] = _server(address, functools.partial(self.current.__getitem__, address))
+                answer_as = functools.partial(self.current.__getitem__, address)
+                try:
+                    self.servers[address] = _server(address, answer_as)
+                except OSError as e:  # taken (by another cluster's Pod?): tried again on the next pass
+                    self.history.append((time.time(), address, f"{behaviour.pod} cannot listen: {e}"))
+                    continue
             self._target(address, pod)
 
     def _target(self, address: Address, pod: Any) -> None:

@@ -69,6 +69,30 @@ def static_config(web_port: int, api_port: int, access_log: Path) -> dict[str, A
     }
 
 
+def gateway_class(name: str = "traefik") -> dict[str, Any]:
+    """The GatewayClass of Traefik's Gateway API provider."""
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "GatewayClass",
+        "metadata": {"name": name},
+        "spec": {"controllerName": CONTROLLER_NAME},
+    }
+
+
+def gateway(namespace: str, name: str, port: int, class_name: str = "traefik") -> dict[str, Any]:
+    """A Gateway ``name`` in ``namespace`` of the class ``class_name``, listening on ``port`` (Traefik's
+    web entryPoint: Traefik maps a listener to the entryPoint of its port) for routes of the same
+    namespace: what a platform team provides on a real cluster."""
+    same = {"namespaces": {"from": "Same"}}
+    listener = {"name": "web", "protocol": "HTTP", "port": port, "allowedRoutes": same}
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"gatewayClassName": class_name, "listeners": [listener]},
+    }
+
+
 class LocalTraefik:
     def __init__(self, workdir: Path, kubeconfig: Path) -> None:
         self.workdir, self.kubeconfig = workdir, kubeconfig

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -54,7 +55,7 @@ from controlplane.localcluster import (
 )
 from controlplane.prometheus import Prometheus
 from controlplane.standins import StandIns, pod_range_is_local
-from controlplane.traefik import CONTROLLER_NAME, LocalTraefik
+from controlplane.traefik import LocalTraefik, gateway, gateway_class
 from demo import configrepo
 from demo.timeline import Timeline
 
@@ -131,7 +132,9 @@ class Demo:
         self.traefik = LocalTraefik(self.workdir / "traefik", cluster.kubeconfig)
         self.stack.callback(self.traefik.stop)
         self.traefik.start()
-        self.kubectl("apply", "-f", "-", input=gateway(self.traefik.web_port))
+        # The Gateway is the platform's (not in the config repository): Traefik's, on its entryPoint.
+        platform = [gateway_class(), gateway(NAMESPACE, "public", self.traefik.web_port)]
+        self.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in platform))
 
         self.say("starting Prometheus and the git remote")
         self.prometheus = Prometheus(self.workdir / "prometheus")
@@ -342,25 +345,6 @@ class Demo:
             if path.exists():
                 parts.append(f"--- {name} log (end) ---\n{path.read_text()[-4000:]}")
         return "\n".join(parts)
-
-
-def gateway(port: int) -> str:
-    """The GatewayClass of Traefik and the Gateway ``public`` the Canary's route attaches to: what the
-    platform team provides on a real cluster (so not in the config repository), listening on
-    Traefik's entryPoint."""
-    return f"""apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: traefik}}
-spec: {{controllerName: {CONTROLLER_NAME}}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: public, namespace: {NAMESPACE}}}
-spec:
-  gatewayClassName: traefik
-  listeners:
-    - {{name: web, protocol: HTTP, port: {port}, allowedRoutes: {{namespaces: {{from: Same}}}}}}
-"""
 
 
 def history(checkout: Path) -> str:

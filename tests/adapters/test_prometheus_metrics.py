@@ -36,8 +36,8 @@ from canary.core.observations import Cause
 from canary.models.canary import Canary, Provider
 from controlplane.localcluster import free_port
 from controlplane.prometheus import AuthProxy, Prometheus
-from demo.standin import StandIn
 from tests.conftest import Cluster
+from tests.support.standin import StandIn
 
 TOKEN = "s3cret-token-value"
 
@@ -243,3 +243,18 @@ def test_metric_templates_run_on_their_provider_with_credentials_from_a_secret(
     assert outcome.cause is Cause.QUERY_FAILED
     assert "wrong-token" not in outcome.describe()
     assert TOKEN not in outcome.describe()
+
+
+def test_the_standin_serves_its_declared_errors_and_exports_them() -> None:
+    standin = StandIn("ns", "web", error_rate=1.0).start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            urllib.request.urlopen(f"http://{standin.address}/", timeout=5)
+        assert failed.value.code == 500
+        failed.value.close()
+        with urllib.request.urlopen(f"http://{standin.address}/metrics", timeout=5) as r:
+            metrics = r.read().decode()
+        assert 'http_request_duration_seconds_count{status="500"} 1.0' in metrics
+        assert 'destination_workload="web"' in metrics
+    finally:
+        standin.stop()

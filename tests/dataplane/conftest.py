@@ -24,7 +24,8 @@ import pytest
 
 from controlplane.localcluster import scratch_dir
 from controlplane.standins import StandIns, pod_range_is_local
-from controlplane.traefik import CONTROLLER_NAME, LocalTraefik
+from controlplane.traefik import LocalTraefik, gateway_class
+from controlplane.traefik import gateway as traefik_gateway
 from tests.conftest import Cluster
 from tests.operator.conftest import (
     controller,  # noqa: F401 - the fixture, for these tests too
@@ -41,19 +42,7 @@ def traefik(cluster: Cluster, crds: None) -> Iterator[LocalTraefik]:
             "the pod range 10.244.0.0/16 is not a local route here: run the suite inside "
             "controlplane/netns.sh (make test does), so that stand-ins can bind Pod IPs"
         )
-    cluster.kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps(
-            {
-                "apiVersion": "gateway.networking.k8s.io/v1",
-                "kind": "GatewayClass",
-                "metadata": {"name": GATEWAY_CLASS},
-                "spec": {"controllerName": CONTROLLER_NAME},
-            }
-        ),
-    )
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(gateway_class(GATEWAY_CLASS)))
     workdir = scratch_dir("canary-test-traefik-")
     local = LocalTraefik(workdir, cluster.kubeconfig)
     try:
@@ -75,31 +64,8 @@ def standins(cluster: Cluster, namespace: str) -> Iterator[StandIns]:
 def gateway(cluster: Cluster, namespace: str, traefik: LocalTraefik) -> str:
     """A Gateway ``gw`` of the Traefik class in the test's namespace, listening on Traefik's web
     entryPoint; the name."""
-    cluster.kubectl(
-        "apply",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        input=json.dumps(
-            {
-                "apiVersion": "gateway.networking.k8s.io/v1",
-                "kind": "Gateway",
-                "metadata": {"name": "gw"},
-                "spec": {
-                    "gatewayClassName": GATEWAY_CLASS,
-                    "listeners": [
-                        {
-                            "name": "web",
-                            "protocol": "HTTP",
-                            "port": traefik.web_port,
-                            "allowedRoutes": {"namespaces": {"from": "Same"}},
-                        }
-                    ],
-                },
-            }
-        ),
-    )
+    gw = traefik_gateway(namespace, "gw", traefik.web_port, GATEWAY_CLASS)
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(gw))
     return "gw"
 
 

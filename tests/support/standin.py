@@ -1,9 +1,10 @@
 """A stand-in for one workload: an HTTP server on 127.0.0.1 with a declared behaviour and the metrics
-a canary analysis queries.
+a canary analysis queries, with the labels Prometheus would give its Pod as a file-discovery target.
 
-Who uses this: ``demo.fleet`` (one stand-in process per Deployment of the demo, started with
-``python -m demo.standin``), and the analysis tests (in-process, through ``StandIn``).  The pods of
-the local control plane are kwok's and serve nothing; a stand-in plays what one would serve.
+Who uses this: the Prometheus adapter tests (``tests/adapters/test_prometheus_metrics.py``), which query
+Flagger's builtin queries of several observers against a real Prometheus without a cluster's Pods.
+The data-plane tests and the demo use ``controlplane.standins`` instead: stand-ins bound to the
+real Pods' IPs, behind a real Traefik.
 
 Each request is answered after a latency drawn from a log-normal distribution, and a share of them
 (``error_rate``) fail with a 500.  ``/metrics`` exports what the builtin queries select on:
@@ -18,15 +19,11 @@ Each request is answered after a latency drawn from a log-normal distribution, a
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
-import signal
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -50,7 +47,7 @@ class StandIn:
     ) -> None:
         self.namespace, self.workload = namespace, workload
         self.error_rate, self.latency_ms, self.latency_sigma = error_rate, latency_ms, latency_sigma
-        self.random = random.Random(seed)  # noqa: S311 - simulated behaviour, not a secret
+        self.random = random.Random(seed)
         self.lock = threading.Lock()
         self.registry = CollectorRegistry()
         self.duration = Histogram(
@@ -120,41 +117,3 @@ class StandIn:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m demo.standin``: serve until SIGTERM; prints ``listening <host:port>`` once ready."""
-    p = argparse.ArgumentParser(prog="python -m demo.standin", description=__doc__.split("\n\n")[0])
-    p.add_argument("--namespace", required=True)
-    p.add_argument("--workload", required=True, help="the Deployment this stands in for")
-    p.add_argument("--error-rate", type=float, default=0.0, help="share of requests failing (0..1)")
-    p.add_argument("--latency-ms", type=float, default=20.0, help="median latency")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--port", type=int, default=0, help="0: any free port")
-    args = p.parse_args(argv)
-    if not 0.0 <= args.error_rate <= 1.0 or args.latency_ms <= 0:
-        p.error("--error-rate must be within 0..1 and --latency-ms positive")
-    standin = StandIn(
-        args.namespace,
-        args.workload,
-        error_rate=args.error_rate,
-        latency_ms=args.latency_ms,
-        seed=args.seed,
-        port=args.port,
-    )
-    stopping = threading.Event()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    standin.start()
-    print(f"listening {standin.address}", flush=True)
-    stopping.wait()
-    standin.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
