@@ -12,8 +12,9 @@ environment can make it misbehave, as a faulty release would: ``STANDIN_ERROR_PE
 requests answer 500, spread evenly (every request whose running count crosses the next multiple);
 ``STANDIN_DELAY_MS`` delays every answer, by exactly that or, with ``STANDIN_DELAY_SIGMA`` above 0, by
 a log-normal draw whose median it is (a random stream seeded by the Pod's name).  ``GET /metrics``
-exports the Pod's ``http_request_duration_seconds`` histogram by ``status``, what an application
-instrumented for Flagger's "http" observer exports.  Given a Prometheus, a Pod annotated
+(and ``/metrics/<pod>``, where Prometheus scrapes it) exports the Pod's
+``http_request_duration_seconds`` histogram by ``status``, what an application instrumented for
+Flagger's "http" observer exports.  Given a Prometheus, a Pod annotated
 ``prometheus.io/scrape: "true"`` (and ``prometheus.io/port``) becomes a scrape target at its IP,
 labelled ``kubernetes_namespace`` and ``kubernetes_pod_name`` as the usual Kubernetes service
 discovery relabelling does; the stand-ins write it as a file-discovery target because Debian's
@@ -151,14 +152,24 @@ class _Server(ThreadingHTTPServer):
 Address = tuple[str, int]
 
 
-def _server(address: Address, current: Callable[[], Behaviour]) -> _Server:
-    """A server on ``address`` answering as the Pod ``current()`` names at each request."""
+def _server(
+    address: Address, current: Callable[[], Behaviour], pod: Callable[[str], Behaviour | None]
+) -> _Server:
+    """A server on ``address`` answering as the Pod ``current()`` names at each request, with each
+    Pod's own metrics at ``/metrics/<pod>`` (``pod(name)``; 404 for a Pod it does not know)."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
             behaviour = current()
+            if self.path.startswith("/metrics/"):
+                named = pod(self.path.removeprefix("/metrics/"))
+                if named is None:
+                    self._answer(404, "text/plain", b"no such Pod here\n", behaviour)
+                else:
+                    self._answer(200, "text/plain; version=0.0.4", generate_latest(named.registry), named)
+                return
             if self.path == "/metrics":
                 self._answer(200, "text/plain; version=0.0.4", generate_latest(behaviour.registry), behaviour)
                 return
@@ -311,11 +322,14 @@ class StandIns:
             if address not in self.servers:
                 answer_as = functools.partial(self.current.__getitem__, address)
                 try:
-                    self.servers[address] = _server(address, answer_as)
+                    self.servers[address] = _server(address, answer_as, self._by_name)
                 except OSError as e:  # taken (by another cluster's Pod?): tried again on the next pass
                     self.history.append((time.time(), address, f"{behaviour.pod} cannot listen: {e}"))
                     continue
             self._target(address, pod)
+
+    def _by_name(self, name: str) -> Behaviour | None:
+        return next((b for b in list(self.behaviours.values()) if b.pod == name), None)
 
     def _target(self, address: Address, pod: Any) -> None:
         annotations = pod.metadata.annotations or {}
@@ -327,7 +341,11 @@ class StandIns:
         if self.targets.get(address) == pod.metadata.name:
             return
         name = f"pod-{self.namespace}-{address[0]}-{address[1]}"
+        # Scraped at the Pod's own path: kwok hands a freed IP to the next Pod at once, and until
+        # Prometheus reads the rewritten target (file discovery, a second) it would scrape the new
+        # Pod under the old one's labels: the old Pod's series would gain the new Pod's requests.
         labels = {
+            "__metrics_path__": f"/metrics/{pod.metadata.name}",
             "job": "kubernetes-pods",
             "kubernetes_namespace": self.namespace,
             "kubernetes_pod_name": pod.metadata.name,
