@@ -75,18 +75,21 @@ def host_for(namespace: str) -> str:
     return f"web.{namespace}.example"
 
 
+def answer(traefik: LocalTraefik, host: str, path: str = "/") -> tuple[str, int]:
+    """One GET through Traefik for ``host``: (image, status); image '' for an answer no Pod gave
+    (a 404, 502 or 503 of Traefik's own).  OSError when nothing answers."""
+    request = urllib.request.Request(f"{traefik.url}{path}", headers={"Host": host})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310 - loopback
+            return r.headers.get("X-Image", ""), r.status
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.headers.get("X-Image", ""), e.code
+
+
 def send(traefik: LocalTraefik, host: str, count: int, path: str = "/") -> Counter[tuple[str, int]]:
-    """Send ``count`` GET requests through Traefik for ``host``; (image, status) -> how many.  A
-    request Traefik could not route (404, 502, 503) counts under its status with image ''."""
-    seen: Counter[tuple[str, int]] = Counter()
-    for _ in range(count):
-        request = urllib.request.Request(f"{traefik.url}{path}", headers={"Host": host})  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310 - loopback
-                seen[(r.headers.get("X-Image", ""), r.status)] += 1
-        except urllib.error.HTTPError as e:
-            seen[(e.headers.get("X-Image", ""), e.code)] += 1
-    return seen
+    """Send ``count`` GET requests through Traefik for ``host``; (image, status) -> how many."""
+    return Counter(answer(traefik, host, path) for _ in range(count))
 
 
 def send_between_reloads(
@@ -196,15 +199,10 @@ class Load:
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
     def _get(self) -> None:
-        request = urllib.request.Request(self.traefik.url, headers={"Host": self.host})  # noqa: S310
         try:
-            with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310 - loopback
-                key = (r.headers.get("X-Image", ""), r.status)
-        except urllib.error.HTTPError as e:
-            with e:
-                key = (e.headers.get("X-Image", ""), e.code)
-            if e.code != 500:
-                self.failures.append((time.strftime("%H:%M:%S"), e.code))
+            key = answer(self.traefik, self.host)
+            if not 200 <= key[1] < 300 and key[1] != 500:  # a 500 is the faulty release's own
+                self.failures.append((time.strftime("%H:%M:%S"), key[1]))
         except OSError as e:
             key = ("", 0)
             self.failures.append((time.strftime("%H:%M:%S"), str(e)))
