@@ -168,6 +168,12 @@ class _Tick:
         return self.spec.target_ref.name
 
     @property
+    def primary(self) -> str:
+        """The primary as messages name it: ``<target>-primary``, or what the observation says it is
+        (a Knative Service's primary revision)."""
+        return self.obs.primary_name or f"{self.target}-primary"
+
+    @property
     def all_at_once(self) -> bool:
         """The router cannot split by weight (the kubernetes provider): it moves all traffic at once."""
         return Capability.WEIGHTS not in self.capabilities
@@ -274,29 +280,30 @@ def _run(t: _Tick) -> None:
 def _initialize(t: _Tick) -> None:
     if t.status.phase is Phase.NONE:
         t.set(phase=Phase.INITIALIZING)
-        t.emit(normal(Reason.INITIALIZING, f"Creating {t.target}-primary and the services for {t.target}"))
+        doing = (
+            f"Pinning the traffic of {t.target} to {t.primary}"
+            if t.obs.primary_name
+            else f"Creating {t.primary} and the services for {t.target}"
+        )
+        t.emit(normal(Reason.INITIALIZING, doing))
     if not t.obs.primary.ready:
         if _deadline_passed(t, t.status.primary_unready_since, t.obs.primary.deadline_exceeded):
             _fail(
                 t,
                 Reason.DEADLINE_EXCEEDED,
-                f"{t.target}-primary did not become ready within {t.spec.progress_deadline}s: "
+                f"{t.primary} did not become ready within {t.spec.progress_deadline}s: "
                 f"{t.obs.primary.message}",
                 weights=None,
             )
             return
-        _wait_for_ready(t, "primary_unready_since", f"{t.target}-primary", t.obs.primary.message)
+        _wait_for_ready(t, "primary_unready_since", t.primary, t.obs.primary.message)
         return
     t.emit(SetWeights(100, 0), ScaleTarget(0))
     _new_run(t, Phase.INITIALIZED)
     t.set(last_promoted_spec=t.obs.target_hash)
     if t.obs.git_revision is not None:
         t.set_gitops(promoted_revision=t.obs.git_revision)
-    t.emit(
-        normal(
-            Reason.INITIALIZED, f"Initialization done: {t.target}-primary serves all traffic", Severity.INFO
-        )
-    )
+    t.emit(normal(Reason.INITIALIZED, f"Initialization done: {t.primary} serves all traffic", Severity.INFO))
 
 
 def _maybe_start(t: _Tick) -> None:
@@ -596,7 +603,7 @@ def _start_promotion(t: _Tick, why: str) -> None:
         normal(
             Reason.PROMOTING,
             f"Promoting revision {t.status.last_applied_spec}: {why}; "
-            f"copying {t.target} to {t.target}-primary",
+            + ("making it the primary" if t.obs.primary_name else f"copying {t.target} to {t.primary}"),
         )
     )
 
@@ -609,12 +616,12 @@ def _promote(t: _Tick) -> None:
             _fail(
                 t,
                 Reason.PROMOTION_FAILED,
-                f"Promotion failed: {t.target}-primary did not become ready within "
+                f"Promotion failed: {t.primary} did not become ready within "
                 f"{t.spec.progress_deadline}s ({t.obs.primary.message}); all traffic stays on {t.target}",
                 weights=SetWeights(0, 100),
             )
             return
-        _wait_for_ready(t, "primary_unready_since", f"{t.target}-primary", t.obs.primary.message)
+        _wait_for_ready(t, "primary_unready_since", t.primary, t.obs.primary.message)
         return
     t.set(primary_unready_since=None)
     if not t.obs.due:
@@ -626,7 +633,7 @@ def _promote(t: _Tick) -> None:
     t.set(canary_weight=100 - nxt)
     if nxt >= 100:
         t.set(phase=Phase.FINALISING)
-        t.emit(normal(Reason.PROMOTING, f"Routing all traffic to {t.target}-primary"))
+        t.emit(normal(Reason.PROMOTING, f"Routing all traffic to {t.primary}"))
     else:
         t.emit(normal(Reason.PROMOTING, f"Primary weight {primary}% -> {nxt}%"))
 
@@ -648,7 +655,9 @@ def _finalise(t: _Tick) -> None:
     t.emit(
         normal(
             Reason.PROMOTED,
-            f"Promotion completed: {t.target}-primary runs revision {t.status.last_applied_spec}; "
+            f"Promotion completed: revision {t.status.last_applied_spec} is the primary, with all traffic"
+            if t.obs.primary_name
+            else f"Promotion completed: {t.primary} runs revision {t.status.last_applied_spec}; "
             f"{t.target} scaled to zero",
             Severity.INFO,
         )
@@ -678,7 +687,7 @@ def _terminate(t: _Tick) -> None:
             t,
             normal(
                 Reason.TERMINATED,
-                f"Canary deleted: {target}-primary keeps serving all traffic; {target} stays scaled to zero "
+                f"Canary deleted: {t.primary} keeps serving all traffic; {target} stays scaled to zero "
                 "(set spec.revertOnDeletion to hand traffic back to it instead)",
             ),
         )
@@ -701,17 +710,13 @@ def _terminate(t: _Tick) -> None:
             warning(
                 Reason.TERMINATED,
                 f"Canary deleted, but {target} did not become ready within {t.spec.progress_deadline}s "
-                f"({t.obs.target.message}): {target}-primary keeps serving and stays in place",
+                f"({t.obs.target.message}): {t.primary} keeps serving and stays in place",
             ),
         )
         return
     t.emit(HandBack())
     t.set(phase=Phase.TERMINATED, canary_weight=0)
-    t.emit(
-        normal(
-            Reason.TERMINATED, f"Canary deleted: traffic handed back to {target}; {target}-primary removed"
-        )
-    )
+    t.emit(normal(Reason.TERMINATED, f"Canary deleted: traffic handed back to {target}; {t.primary} removed"))
 
 
 def _primary_keeps_serving(t: _Tick, event: RecordEvent) -> None:

@@ -196,6 +196,9 @@ class Observations:
     git_in_flight: bool = False
     #: The Canary is being deleted (its finalizer holds it until the machine reaches Terminated).
     deleting: bool = False
+    #: What messages call the primary when it is not ``<target>-primary`` (a Knative Service's
+    #: primary revision, "revision web-00001")
+    primary_name: str | None = None
 
     def with_checks(self, outcomes: dict[CheckKind, CheckOutcome]) -> Observations:
         return dataclasses.replace(self, checks={**self.checks, **outcomes})

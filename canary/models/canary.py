@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from canary.models.base import FREE_FORM, INT_OR_STRING, Duration, KubeModel, cel, parse_duration
 from canary.models.gitops import GITOPS_VALIDATIONS, GitOpsSpec, GitOpsStatus
@@ -103,15 +103,57 @@ class Phase(StrEnum):
 
 
 # ----------------------------------------------------------------------------------------- references
+#: the port of the ``service`` a Knative Service target stands in with (nothing listens on it: no
+#: Service is generated for a Knative target)
+KNATIVE_PORT = 80
+
+
+def knative_mismatch(provider: str, knative_target: bool) -> str:
+    """Why ``provider`` and the target do not go together (the knative provider needs a Knative
+    Service, and a Knative Service the knative provider)."""
+    if knative_target:
+        return (
+            f"spec.provider: a Knative Service target is routed by Knative (provider knative), not by "
+            f"{provider}; set spec.provider: knative"
+        )
+    return (
+        "spec.provider: the knative provider routes a Knative Service's revisions: it needs "
+        "spec.targetRef kind Service, apiVersion serving.knative.dev/v1 (this target is a Deployment)"
+    )
+
+
+#: the apiVersion of a Knative Service, the one ``Service`` target supported
+KNATIVE_SERVING = "serving.knative.dev/v1"
+
+
 class TargetRef(KubeModel):
     """The workload to canary."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    f"self.kind != 'Service' || self.apiVersion == '{KNATIVE_SERVING}'",
+                    f"a Service target must be a Knative Service (apiVersion {KNATIVE_SERVING}); "
+                    "canary does not support plain Service targets",
+                    ".apiVersion",
+                )
+            ]
+        }
+    )
+
     api_version: str
-    """API version of the target, for example apps/v1."""
-    kind: Literal["Deployment"]
-    """Kind of the target.  Deployment is supported (Flagger's DaemonSet and Service targets are not yet)."""
+    """API version of the target, for example apps/v1 (serving.knative.dev/v1 for a Knative Service)."""
+    kind: Literal["Deployment", "Service"]
+    """Kind of the target: Deployment, or Service for a Knative Service (with the knative provider).
+    Flagger's DaemonSet and plain Service targets are not supported."""
     name: Name
     """Name of the target, in the Canary's namespace."""
+
+    @property
+    def knative(self) -> bool:
+        """The target is a Knative Service (its revisions are the primary and the canary)."""
+        return self.kind == "Service"
 
 
 class PrimaryScalerReplicas(KubeModel):
@@ -636,10 +678,65 @@ class CanaryAnalysis(KubeModel):
     after this many in one run the canary is rolled back (fails safe); default 10."""
 
 
-class CanarySpec(KubeModel):
-    """The desired rollout of a Deployment."""
+#: the rules that pair a Knative Service target with the knative provider (CEL in the CRD; the model
+#: checks the same in ``CanarySpec._knative_pairing``, and the tick checks the controller's default
+#: provider, which the schema cannot see)
+KNATIVE_VALIDATIONS = [
+    cel(
+        "has(self.service) || self.targetRef.kind == 'Service'",
+        "spec.service is required (only a Knative Service target needs none)",
+        ".service",
+    ),
+    cel(
+        "self.targetRef.kind != 'Service' || !has(self.autoscalerRef)",
+        "a Knative Service scales its own revisions: remove spec.autoscalerRef",
+        ".autoscalerRef",
+    ),
+    cel(
+        "!has(self.provider) || (self.provider == 'knative') == (self.targetRef.kind == 'Service')",
+        "provider knative goes with a Knative Service target (targetRef kind Service, apiVersion "
+        "serving.knative.dev/v1) and a Knative Service target with provider knative",
+        ".provider",
+    ),
+]
 
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": list(GITOPS_VALIDATIONS)})
+
+def _spec_schema(schema: dict[str, Any]) -> None:
+    """The CRD's view of the spec: the CEL rules, and ``service`` optional (a Knative target has none)."""
+    schema["x-kubernetes-validations"] = [*GITOPS_VALIDATIONS, *KNATIVE_VALIDATIONS]
+    schema["required"] = [f for f in schema.get("required", []) if f != "service"]
+
+
+class CanarySpec(KubeModel):
+    """The desired rollout of a Deployment or a Knative Service."""
+
+    model_config = ConfigDict(json_schema_extra=_spec_schema)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _knative_service(cls, data: Any) -> Any:
+        """A Knative Service target needs no ``service`` (Knative routes by revision): an empty one
+        stands in, so that the rest of the code reads one shape."""
+        if isinstance(data, dict) and data.get("service") is None:
+            target = data.get("targetRef") or data.get("target_ref")
+            kind = target.get("kind") if isinstance(target, dict) else getattr(target, "kind", None)
+            if kind == "Service":
+                return {**data, "service": {"port": KNATIVE_PORT}}
+        return data
+
+    @model_validator(mode="after")
+    def _knative_pairing(self) -> CanarySpec:
+        ref = self.target_ref
+        if ref.knative and ref.api_version != KNATIVE_SERVING:
+            raise ValueError(
+                f"spec.targetRef: a Service target must be a Knative Service (apiVersion {KNATIVE_SERVING}); "
+                "canary does not support plain Service targets"
+            )
+        if self.target_ref.knative and self.autoscaler_ref is not None:
+            raise ValueError("spec.autoscalerRef: a Knative Service scales its own revisions; remove it")
+        if self.provider is not None and (self.provider is Provider.KNATIVE) != self.target_ref.knative:
+            raise ValueError(knative_mismatch(self.provider.value, self.target_ref.knative))
+        return self
 
     provider: Provider | None = None
     """Traffic provider; default the controller's --provider flag."""

@@ -37,8 +37,4 @@ UNSUPPORTED: dict[Provider, str] = {
         "split.smi-spec.io/v1alpha1 (SMI's own is apiextensions.k8s.io/v1beta1); use smi:v1alpha2 or "
         "smi:v1alpha3, which every SMI mesh still maintained serves"
     ),
-    Provider.KNATIVE: (
-        "canary has no knative router yet: it needs a Knative Service as the target (traffic split "
-        "by revision), and canary's targets are Deployments"
-    ),
 }

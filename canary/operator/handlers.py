@@ -32,12 +32,19 @@ from typing import Any
 
 import kopf
 
+from canary.adapters.kube import knative
 from canary.adapters.kube.cache import CANARIES, CONFIGMAPS, DEPLOYMENTS, SECRETS, Resource
 from canary.adapters.recorder import MetricsRecorder
 from canary.models.canary import GROUP, VERSION
 from canary.operator.tick import Controller, TickResult
 
-_KINDS = {DEPLOYMENTS: "deployment", CONFIGMAPS: "configmap", SECRETS: "secret"}
+_KINDS = {
+    DEPLOYMENTS: "deployment",
+    CONFIGMAPS: "configmap",
+    SECRETS: "secret",
+    knative.SERVICES: knative.SERVICE_KEY,
+    knative.REVISIONS: knative.REVISION_KEY,
+}
 
 
 class TickPools:

@@ -34,8 +34,8 @@ from canary.adapters.gitops.revision import git_revision
 from canary.adapters.gitops.writer import GitOpsWriter
 from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.events import EventRecorder
+from canary.adapters.kube.knative import KnativeTarget
 from canary.adapters.kube.leader import LeaderElector
-from canary.adapters.kube.primary import selector_label
 from canary.adapters.kube.workloads import Workloads, WorkloadView
 from canary.adapters.metrics.analysis import AnalysisContext
 from canary.adapters.notify import Notifier
@@ -59,7 +59,7 @@ from canary.core.driver import decide
 from canary.core.errors import Conflict, Forbidden, InvalidSpec, MissingKind, NotFound
 from canary.core.machine import Decided, not_ready, parse_timestamp, samples_since
 from canary.core.observations import CheckKind, CheckOutcome, Observations, Routes, RouteVerdict
-from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider
+from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider, knative_mismatch
 from canary.operator.checks import CheckRunner
 from canary.operator.notices import Notices
 from canary.operator.outbox import GitLane
@@ -93,10 +93,13 @@ def _status_of(body: dict[str, Any]) -> CanaryStatus | None:
 
 
 def images_of(deployment: dict[str, Any] | None) -> dict[str, str]:
-    """Container name -> image of a Deployment's pod template (init containers included)."""
+    """Container name -> image of a Deployment's (or a Knative Service's or Revision's) pod spec,
+    init containers included."""
     if deployment is None:
         return {}
-    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    spec = deployment.get("spec") or {}
+    # A Deployment or a Knative Service holds a pod template; a Knative Revision is a pod spec itself.
+    pod = (spec.get("template") or {}).get("spec") or {} if "template" in spec else spec
     containers = [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
     return {c["name"]: c["image"] for c in containers if c.get("name") and c.get("image")}
 
@@ -144,6 +147,7 @@ class Controller:
         self.leader = leader
         self.recorder = recorder
         self.workloads = Workloads(kube)
+        self.knative = KnativeTarget(kube)
         self.events = EventRecorder(kube, settings.identity)
         self.checks = checks or CheckRunner()
         read_secret = lambda namespace, name: kube.get_config("secret", namespace, name)  # noqa: E731
@@ -240,6 +244,13 @@ class Controller:
                 return TickResult(interval, finalized=True)
             self._report(body, Reason.INVALID_SPEC, f"spec.provider: {e}", now)
             return TickResult(interval)
+        if (Provider(provider) is Provider.KNATIVE) != spec.target_ref.knative:
+            # The schema checks a provider the spec names; this is the controller's default one.
+            if deleting:
+                return TickResult(interval, finalized=True)
+            mismatch = knative_mismatch(str(provider), spec.target_ref.knative)
+            self._report(body, Reason.INVALID_SPEC, mismatch, now)
+            return TickResult(interval)
         try:
             return self._run(body, canary, router, provider, due=due, deleting=deleting, now=now)
         except MissingKind as e:
@@ -281,6 +292,7 @@ class Controller:
             git_revision=None if deleting else self._git_revision(spec, view),
             images=images_of(view.target),
             primary_images=images_of(view.primary),
+            primary_name=view.primary_name,
             git=git.outcome,
             git_in_flight=git.in_flight,
             deleting=deleting,
@@ -295,6 +307,7 @@ class Controller:
             started=samples_since(status),
             phase=status.phase.value,
             checksum=view.revision or "",
+            revisions=view.revisions,
         )
         result = decide(
             spec,
@@ -365,18 +378,22 @@ class Controller:
         """The workloads (created first if missing), the routes (taken over once the primary serves)
         and the data plane's verdict on them.  While deleting, nothing is created or taken over: only
         what is there is read."""
-        view = self.workloads.observe(spec, namespace)
+        targets = self.targets(spec)
+        view = targets.observe(spec, namespace)
         if view.invalid is not None or view.target is None:
             return view, None, None, None
-        label, value = selector_label(view.target)
+        label, value = view.selector
         if deleting:
-            return view, RouteContext(spec, namespace, name, label, value), None, None
+            ctx = RouteContext(spec, namespace, name, label, value, revisions=view.revisions)
+            return view, ctx, None, None
+        if spec.target_ref.knative and view.revisions is None:
+            return view, None, None, None  # Knative has made no revision yet: nothing to route
         try:
-            self.workloads.bootstrap(spec, namespace, name, view)
+            targets.bootstrap(spec, namespace, name, view)
         except InvalidSpec as e:
             view.invalid = str(e)
             return view, None, None, None
-        ctx = RouteContext(spec, namespace, name, label, value, session_for(spec, status))
+        ctx = RouteContext(spec, namespace, name, label, value, session_for(spec, status), view.revisions)
         routes, verdict = None, None
         # Routing objects are taken over only once the primary can serve (no downtime).
         if status.phase not in (Phase.NONE, Phase.INITIALIZING) or view.primary_readiness.ready:
@@ -387,6 +404,10 @@ class Controller:
                 view.invalid = str(e)
                 return view, None, None, None
         return view, ctx, routes, verdict
+
+    def targets(self, spec: CanarySpec) -> Workloads | KnativeTarget:
+        """What observes and changes the target: a Deployment's workloads, or a Knative Service's."""
+        return self.knative if spec.target_ref.knative else self.workloads
 
     def _git_revision(self, spec: CanarySpec, view: WorkloadView) -> str | None:
         if spec.gitops is None or view.target is None:
@@ -433,15 +454,15 @@ class Controller:
                 else:
                     router.set_routes(route_ctx, routes)
             elif isinstance(action, ScaleTarget):
-                self.workloads.scale_target(spec, namespace, action.replicas)
+                self.targets(spec).scale_target(spec, namespace, action.replicas)
             elif isinstance(action, PromoteToPrimary):
-                self.workloads.promote(view, name)
+                self.targets(spec).promote(view, name)
             elif isinstance(action, HandBack):
-                self.workloads.point_apex_at_target(spec, namespace, view)
+                self.targets(spec).point_apex_at_target(spec, namespace, view)
                 if route_ctx is not None:
                     with contextlib.suppress(InvalidSpec, NotFound, MissingKind):
                         router.finalize(route_ctx)
-                self.workloads.remove_generated(spec, namespace, view)
+                self.targets(spec).remove_generated(spec, namespace, view)
 
     def _after_patch(
         self, result: Decided, body: dict[str, Any], spec: CanarySpec, view: WorkloadView

@@ -105,10 +105,15 @@ FLAGGER_PROVIDERS = {
 
 
 def _canary_with(provider: str) -> str:
+    # Flagger's knative provider goes with a Knative Service target, and that needs no service block.
+    target = (
+        "  targetRef: {apiVersion: serving.knative.dev/v1, kind: Service, name: a}\n"
+        if provider == "knative"
+        else "  targetRef: {apiVersion: apps/v1, kind: Deployment, name: a}\n  service: {port: 80}\n"
+    )
     return (
         "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: a, namespace: t}\n"
-        f"spec:\n  provider: {provider!r}\n"
-        "  targetRef: {apiVersion: apps/v1, kind: Deployment, name: a}\n  service: {port: 80}\n"
+        f"spec:\n  provider: {provider!r}\n" + target
     )
 
 

@@ -45,7 +45,9 @@ def context(provider: str, analysis: dict[str, Any] | None = None) -> RouteConte
     if "spec.ingressRef" in router_for(provider).reads:  # nginx and skipper clone it
         extra["ingressRef"] = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"}
     spec = make_spec(analysis or {"stepWeight": 10}, provider=provider, service=_service(provider), **extra)
-    return RouteContext(spec, "shop", "web", "app", "web")
+    # A Knative Service target names its two revisions; a Deployment's Pods are told apart by label.
+    revisions = ("web-00001", "web-00002") if provider == "knative" else None
+    return RouteContext(spec, "shop", "web", "app", "web", revisions=revisions)
 
 
 class Store:

@@ -49,6 +49,13 @@ class WorkloadView:
     #: the objects this observation read ("deployment/NAME", "configmap/NAME", "secret/NAME"): a
     #: change to any of them may change the next decision
     reads: set[str] = field(default_factory=set)
+    #: the label that tells the target's Pods apart and its value, e.g. ("app", "podinfo"); empty for
+    #: a Knative Service (its revisions are told apart by name)
+    selector: tuple[str, str] = ("", "")
+    #: a Knative Service's (primary revision, canary revision); None for a Deployment
+    revisions: tuple[str, str] | None = None
+    #: what messages call the primary, when not ``<target>-primary``
+    primary_name: str | None = None
 
     @property
     def primary_replicas(self) -> int:
@@ -85,7 +92,7 @@ class Workloads:
             view.invalid = f"spec.targetRef: Deployment {name} not found in namespace {namespace}"
             return view
         try:
-            build.selector_label(target)
+            view.selector = build.selector_label(target)
         except build.SelectorLabelMissing as e:
             view.invalid = str(e)
             return view

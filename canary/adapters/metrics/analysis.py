@@ -92,6 +92,8 @@ class AnalysisContext:
     #: the canary's phase and the revision under analysis, as webhook payloads carry them
     phase: str = ""
     checksum: str = ""
+    #: a Knative Service target's (primary revision, canary revision): ``{{ route }}`` of each side
+    revisions: tuple[str, str] | None = None
 
 
 @dataclass
@@ -352,13 +354,16 @@ def _run_window(ctx: AnalysisContext, metric: CanaryMetric) -> str:
 def _model(ctx: AnalysisContext, metric: CanaryMetric, side: str, interval: str) -> TemplateModel:
     spec = ctx.spec
     target = spec.target_ref.name
+    route = spec.route_ref.name if spec.route_ref else target
+    if ctx.revisions is not None:  # a Knative Service: each side is a revision (Flagger's {{ route }})
+        route = ctx.revisions[1] if side == "canary" else ctx.revisions[0]
     return TemplateModel(
         name=ctx.name,
         namespace=ctx.namespace,
-        target=target if side == "canary" else f"{target}-primary",
+        target=target if side == "canary" or ctx.revisions is not None else f"{target}-primary",
         service=spec.apex_service,
         ingress=spec.ingress_ref.name if spec.ingress_ref else target,
-        route=spec.route_ref.name if spec.route_ref else target,
+        route=route,
         interval=interval,
         variables=dict(metric.template_variables or {}),
     )

@@ -40,6 +40,8 @@ class RouteContext:
     value: str
     #: cookies of the current run when ``analysis.sessionAffinity`` is set (gatewayapi, istio)
     session: Session | None = None
+    #: a Knative Service target's (primary revision, canary revision); None for a Deployment
+    revisions: tuple[str, str] | None = None
 
     @property
     def apex(self) -> str:

@@ -16,6 +16,7 @@ from canary.adapters.routers.base import Router
 from canary.adapters.routers.contour import ContourRouter
 from canary.adapters.routers.gatewayapi import GatewayAPIRouter
 from canary.adapters.routers.istio import IstioRouter
+from canary.adapters.routers.knative import KnativeRouter
 from canary.adapters.routers.kubernetes import KubernetesRouter
 from canary.adapters.routers.nginx import NginxRouter
 from canary.adapters.routers.skipper import SkipperRouter
@@ -57,6 +58,8 @@ def router_for(provider: Provider | str) -> Router:
         return SkipperRouter()
     if family == "contour":
         return ContourRouter()
+    if family == "knative":
+        return KnativeRouter()
     raise UnknownProvider(f"provider {provider.value!r} has no router")
 
 

@@ -49,11 +49,12 @@ T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def make_spec(analysis: dict[str, Any] | None = None, **spec: Any) -> CanarySpec:
-    body: dict[str, Any] = {
-        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-        "service": {"port": 80},
-        **spec,
-    }
+    target = (  # the knative provider goes with a Knative Service target
+        {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "web"}
+        if spec.get("provider") == "knative"
+        else {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    )
+    body: dict[str, Any] = {"targetRef": target, "service": {"port": 80}, **spec}
     if analysis is not None:
         body["analysis"] = {"interval": "10s", **analysis}
     return Canary.model_validate({"spec": body}).spec
