@@ -123,7 +123,8 @@ class Demo:
             "apply",
             "--server-side",
             *(f"--filename={REPO / 'crds' / f'{kind}.yaml'}" for kind in CRDS),
-            *upstream_crds.files("gateway-api"),
+            # Traefik runs its CRD provider too: without its CRDs it logs a failure every second.
+            *upstream_crds.files("gateway-api", "traefik"),
         )
         wait_for_crds([kubectl_path(), f"--kubeconfig={self.kubeconfig}"], "crd", "--all")
         self.kubectl("create", "namespace", NAMESPACE)

@@ -12,6 +12,7 @@ when a release fails.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,15 @@ from controlplane.hooks import HookServer
 from controlplane.knative import KPA_CLASS, LocalKnative, ingress_splits
 from tests.conftest import Cluster
 from tests.deploy.test_runs_with_least_privilege import bind_rbac, service_account_kubeconfig
-from tests.operator.conftest import Controller, Recorder, apply, events, wait_for_phase, wait_gone
+from tests.operator.conftest import (
+    Controller,
+    Recorder,
+    apply,
+    events,
+    wait_for_condition,
+    wait_for_phase,
+    wait_gone,
+)
 
 SERVING = ("serving.knative.dev", "v1")
 
@@ -237,3 +246,31 @@ def test_a_knative_service_with_another_provider_is_refused_by_the_schema(
     plain["spec"]["targetRef"]["apiVersion"] = "v1"
     done = cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(plain), check=False)
     assert "a Service target must be a Knative Service" in done.stderr
+
+
+def test_a_knative_target_with_the_default_provider_or_a_service_block_is_reported(
+    cluster: Cluster, namespace: str, controller: Controller
+) -> None:
+    """The schema sees only a provider the spec names: the controller's default one (kubernetes
+    here) and a service block, which would do nothing for a Knative Service, are reported on the
+    Canary (Ready=False, InvalidSpec, a Warning event naming the field)."""
+    apply(cluster, namespace, knative_service("web", "example.com/web:1"))
+    unnamed = knative_canary("web", {"stepWeight": 10})
+    del unnamed["spec"]["provider"]
+    apply(cluster, namespace, unnamed)
+    condition = wait_for_condition(cluster, namespace, "web", "Ready", "False")
+    assert condition["reason"] == "InvalidSpec"
+    assert condition["message"].startswith("spec.provider: a Knative Service target is routed by Knative")
+    with_service = knative_canary("web", {"stepWeight": 10}, service={"port": 9898})
+    apply(cluster, namespace, with_service)
+    deadline = time.monotonic() + 60
+    while "spec.service:" not in (
+        message := wait_for_condition(cluster, namespace, "web", "Ready", "False")["message"]
+    ):
+        assert time.monotonic() < deadline, message
+        time.sleep(0.2)
+    assert message.startswith("spec.service: a Knative Service target has no generated Services")
+    assert any(
+        kind == "Warning" and m.startswith("spec.service:")
+        for kind, _, m in events(cluster, namespace, "web")
+    )
