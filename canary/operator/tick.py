@@ -101,7 +101,8 @@ def images_of(deployment: dict[str, Any] | None) -> dict[str, str]:
     # A Deployment or a Knative Service holds a pod template; a Knative Revision is a pod spec itself.
     pod = (spec.get("template") or {}).get("spec") or {} if "template" in spec else spec
     containers = [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
-    return {c["name"]: c["image"] for c in containers if c.get("name") and c.get("image")}
+    # Knative lets a lone container go unnamed (its webhook names it user-container).
+    return {c.get("name") or "user-container": c["image"] for c in containers if c.get("image")}
 
 
 def merge_patch(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

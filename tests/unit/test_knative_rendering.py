@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from canary.adapters.gitops.manifests import set_images
 from canary.adapters.kube.knative import pin_patch, primary_revision, revision_readiness
 from canary.adapters.routers.base import RouteContext
 from canary.adapters.routers.knative import KnativeRouter
 from canary.core.observations import Routes
 from canary.models.canary import Canary, CanarySpec
+from canary.operator.tick import images_of
 from tests.unit.core.sim import make_spec
 
 ROUTER = KnativeRouter()
@@ -200,3 +202,22 @@ def test_a_knative_service_target_goes_with_the_knative_provider_and_needs_no_se
         with pytest.raises(ValidationError) as error:
             _spec(**body)
         assert message in str(error.value), case
+
+
+def test_a_promotion_writes_the_image_into_a_knative_service_manifest() -> None:
+    manifest = (
+        "apiVersion: serving.knative.dev/v1\n"
+        "kind: Service\n"
+        "metadata:\n  name: web\n"
+        "spec:\n  template:\n    spec:\n      containers:\n"
+        "        - image: example.com/web:1 # the release\n"
+        "---\n"
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: other\n"
+        "spec:\n  template:\n    spec:\n      containers:\n        - image: example.com/web:1\n"
+    )
+    edit = set_images(manifest, {"example.com/web": "example.com/web:2"})
+    assert edit.text == manifest.replace("example.com/web:1 # the release", "example.com/web:2 # the release")
+    assert edit.changed == ["Service/web container ?: example.com/web:1 -> example.com/web:2"]
+    # the unnamed container of a Knative Service is named as Knative's webhook names it
+    service = {"spec": {"template": {"spec": {"containers": [{"image": "example.com/web:2"}]}}}}
+    assert images_of(service) == {"user-container": "example.com/web:2"}

@@ -35,6 +35,8 @@ from ruamel.yaml.error import YAMLError
 #: Flux's default ImageRepository exclusion list, replaced when the field is set, so kept when we set it.
 FLUX_DEFAULT_EXCLUSIONS = ("^.*\\.sig$",)
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod"})
+#: a ``Service`` of this API group is a Knative Service, whose ``spec.template`` is a pod template too
+KNATIVE = "serving.knative.dev/"
 
 
 class ManifestError(Exception):
@@ -98,7 +100,7 @@ def _pod_specs(doc: CommentedMap) -> Iterator[tuple[str, CommentedMap]]:
         return
     if kind == "Pod":
         yield f"Pod/{name}", spec
-    elif kind in WORKLOAD_KINDS:
+    elif kind in WORKLOAD_KINDS or (kind == "Service" and str(doc.get("apiVersion", "")).startswith(KNATIVE)):
         template = (spec.get("template") or {}).get("spec")
         if isinstance(template, CommentedMap):
             yield f"{kind}/{name}", template
