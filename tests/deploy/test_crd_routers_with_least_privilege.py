@@ -12,9 +12,8 @@ import pytest
 from kubernetes import client
 
 from tests.conftest import Cluster
-from tests.deploy.test_runs_with_least_privilege import bind_rbac, service_account_kubeconfig
+from tests.deploy.test_runs_with_least_privilege import assert_never_forbidden, least_privileged_controller
 from tests.operator.conftest import (
-    Controller,
     apply,
     canary,
     deployment,
@@ -69,9 +68,7 @@ SPLITS = {"linkerd": "v1alpha2", "smi:v1alpha3": "v1alpha3"}
 def test_rollout_and_revert_with_only_the_deployed_permissions(
     cluster: Cluster, namespace: str, crds: None, tmp_path: Path, provider: str
 ) -> None:
-    bind_rbac(cluster, namespace)
-    kubeconfig = service_account_kubeconfig(cluster, namespace, tmp_path / "sa.kubeconfig")
-    controller = Controller(cluster, namespace, tmp_path / "controller.log", kubeconfig=kubeconfig)
+    controller = least_privileged_controller(cluster, namespace, tmp_path)
     controller.start()
     try:
         extra: dict[str, object] = {}
@@ -96,10 +93,7 @@ def test_rollout_and_revert_with_only_the_deployed_permissions(
         wait_gone(cluster, namespace, "web")
     finally:
         controller.stop()
-    log = controller.log.read_text()
-    assert "Forbidden" not in log
-    assert " 403" not in log
-    assert "cannot watch" not in log
+    assert_never_forbidden(controller)
     core = client.CoreV1Api(cluster.api)
     assert core.read_namespaced_service("web", namespace).spec.selector == {"app": "web"}
     if provider in SPLITS:

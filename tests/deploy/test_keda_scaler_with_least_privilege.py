@@ -9,17 +9,15 @@ from pathlib import Path
 from kubernetes import client
 
 from tests.conftest import Cluster
-from tests.deploy.test_runs_with_least_privilege import bind_rbac, service_account_kubeconfig
-from tests.operator.conftest import Controller, apply, deployment, gateway_canary, set_image, wait_for_phase
+from tests.deploy.test_runs_with_least_privilege import assert_never_forbidden, least_privileged_controller
+from tests.operator.conftest import apply, deployment, gateway_canary, set_image, wait_for_phase
 from tests.operator.test_keda_scaled_object import PAUSED, scaled_object, scaler_ref
 
 
 def test_keda_rollout_with_only_the_deployed_permissions(
     cluster: Cluster, namespace: str, crds: None, tmp_path: Path
 ) -> None:
-    bind_rbac(cluster, namespace)
-    kubeconfig = service_account_kubeconfig(cluster, namespace, tmp_path / "sa.kubeconfig")
-    controller = Controller(cluster, namespace, tmp_path / "controller.log", kubeconfig=kubeconfig)
+    controller = least_privileged_controller(cluster, namespace, tmp_path)
     controller.start()
     try:
         apply(
@@ -35,10 +33,7 @@ def test_keda_rollout_with_only_the_deployed_permissions(
         assert done["status"]["phase"] == "Succeeded"
     finally:
         controller.stop()
-    log = controller.log.read_text()
-    assert "Forbidden" not in log
-    assert " 403" not in log
-    assert "cannot watch" not in log
+    assert_never_forbidden(controller)
     objects = client.CustomObjectsApi(cluster.api)
     target = objects.get_namespaced_custom_object("keda.sh", "v1alpha1", namespace, "scaledobjects", "web")
     assert target["metadata"]["annotations"][PAUSED] == "0"

@@ -51,6 +51,23 @@ def service_account_kubeconfig(cluster: Cluster, namespace: str, path: Path) -> 
     return path
 
 
+def least_privileged_controller(
+    cluster: Cluster, namespace: str, tmp_path: Path, extra: tuple[str, ...] = ()
+) -> Controller:
+    """A controller (not started) running as the ServiceAccount ``canary`` of ``namespace``, bound to
+    deploy/rbac.yaml and nothing else."""
+    bind_rbac(cluster, namespace)
+    kubeconfig = service_account_kubeconfig(cluster, namespace, tmp_path / "sa.kubeconfig")
+    return Controller(cluster, namespace, tmp_path / "controller.log", extra, kubeconfig=kubeconfig)
+
+
+def assert_never_forbidden(controller: Controller) -> None:
+    """The controller's log shows no request refused by RBAC."""
+    log = controller.log.read_text()
+    for refusal in ("Forbidden", " 403", "cannot watch"):
+        assert refusal not in log, refusal
+
+
 def test_whole_rollout_with_only_the_deployed_permissions(
     cluster: Cluster, namespace: str, crds: None, tmp_path: Path
 ) -> None:
@@ -84,9 +101,7 @@ def test_whole_rollout_with_only_the_deployed_permissions(
             metrics = r.read().decode()
     finally:
         controller.stop()
-    log = controller.log.read_text()
-    assert "Forbidden" not in log
-    assert " 403" not in log
+    assert_never_forbidden(controller)
     labels = f'name="web",namespace="{namespace}"'
     assert f'canary_successes_total{{{labels},strategy="canary"}} 1.0' in metrics
     assert f"canary_status{{{labels}}} 1.0" in metrics

@@ -23,7 +23,7 @@ from kubernetes import client
 from controlplane.hooks import HookServer
 from controlplane.knative import KPA_CLASS, LocalKnative, ingress_splits
 from tests.conftest import Cluster
-from tests.deploy.test_runs_with_least_privilege import bind_rbac, service_account_kubeconfig
+from tests.deploy.test_runs_with_least_privilege import assert_never_forbidden, least_privileged_controller
 from tests.operator.conftest import (
     Controller,
     Recorder,
@@ -207,9 +207,7 @@ def test_a_failing_revision_is_rolled_back_and_the_next_one_promoted(
 def test_with_only_the_deployed_permissions_a_release_and_the_deletion_give_the_service_back_to_knative(
     cluster: Cluster, namespace: str, crds: None, knative: LocalKnative, tmp_path: Path
 ) -> None:
-    bind_rbac(cluster, namespace)
-    kubeconfig = service_account_kubeconfig(cluster, namespace, tmp_path / "sa.kubeconfig")
-    controller = Controller(cluster, namespace, tmp_path / "controller.log", kubeconfig=kubeconfig)
+    controller = least_privileged_controller(cluster, namespace, tmp_path)
     controller.start()
     try:
         apply(cluster, namespace, knative_service("api", "example.com/api:1"))
@@ -227,9 +225,7 @@ def test_with_only_the_deployed_permissions_a_release_and_the_deletion_give_the_
         wait_gone(cluster, namespace, "api")
     finally:
         controller.stop()
-    log = controller.log.read_text()
-    assert "Forbidden" not in log
-    assert " 403" not in log
+    assert_never_forbidden(controller)
     service = get_service(cluster, namespace, "api")
     assert "canary.dev/primary-revision" not in (service["metadata"].get("annotations") or {})
     assert service["spec"]["traffic"] == [{"latestRevision": True, "percent": 100}]
