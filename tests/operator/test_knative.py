@@ -102,14 +102,23 @@ def set_image(cluster: Cluster, namespace: str, name: str, image: str) -> None:
 
 
 def wait_for_ready_revision(cluster: Cluster, namespace: str, revision: str, timeout: float = 60) -> None:
-    cluster.kubectl(
-        "wait",
-        "-n",
-        namespace,
-        f"revisions.serving.knative.dev/{revision}",
-        "--for=condition=Ready",
-        f"--timeout={timeout}s",
-    )
+    """Until Knative has made ``revision`` and says it is Ready (``kubectl wait`` fails at once on an
+    object not made yet)."""
+    api = client.CustomObjectsApi(cluster.api)
+    deadline = time.monotonic() + timeout
+    conditions: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        try:
+            body = api.get_namespaced_custom_object(*SERVING, namespace, "revisions", revision)
+        except client.ApiException as e:
+            if e.status != 404:
+                raise
+        else:
+            conditions = (body.get("status") or {}).get("conditions") or []
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"revision {revision} never became ready: {conditions}")
 
 
 def record_splits(cluster: Cluster, namespace: str, name: str) -> Recorder:
