@@ -26,9 +26,10 @@ $(STAMP): pyproject.toml
 
 venv: deps $(STAMP)  ## create .venv with the package (editable) and the dev group
 
-controlplane: deps  ## build etcd, kube-* and kwok, Flux, Traefik and Knative Serving, and fetch the upstream CRDs, into the cache (once per version)
+controlplane: deps  ## build etcd, kube-* and kwok, Flux (helm-controller too), Traefik and Knative Serving, and fetch the upstream CRDs, into the cache (once per version)
 	@controlplane/build.sh >/dev/null
 	@controlplane/build-flux.sh >/dev/null
+	@controlplane/build-helm-controller.sh >/dev/null
 	@controlplane/build-traefik.sh >/dev/null
 	@controlplane/build-knative.sh >/dev/null
 	@controlplane/build-crds.sh >/dev/null

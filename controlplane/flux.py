@@ -46,6 +46,18 @@ HERE = Path(__file__).resolve().parent
 CONTROLLERS = ("source-controller", "kustomize-controller")
 
 
+def helm_controller_dir() -> Path:
+    """Build helm-controller if its cache is empty; the cache directory (bin/ and crds/)."""
+    proc = subprocess.run(
+        [str(HERE / "build-helm-controller.sh")], check=False, stdout=subprocess.PIPE, text=True
+    )
+    if proc.returncode != 0:
+        raise ClusterError(
+            "building helm-controller failed; see the messages of build-helm-controller.sh above"
+        )
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
 def flux_dir() -> Path:
     """Build Flux if the cache is empty; the cache directory (bin/ and crds/)."""
     proc = subprocess.run([str(HERE / "build-flux.sh")], check=False, stdout=subprocess.PIPE, text=True)
@@ -62,8 +74,9 @@ class FluxState:
 
 
 class LocalFlux:
-    def __init__(self, workdir: Path, kubeconfig: Path) -> None:
-        self.workdir, self.kubeconfig = workdir, kubeconfig
+    def __init__(self, workdir: Path, kubeconfig: Path, *, helm: bool = False) -> None:
+        """``helm``: run helm-controller too (HelmReleases), built by build-helm-controller.sh."""
+        self.workdir, self.kubeconfig, self.helm = workdir, kubeconfig, helm
         self.state_file = workdir / "flux-state.json"
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -72,16 +85,22 @@ class LocalFlux:
 
     def start(self, timeout: float = 120.0) -> FluxState:
         cache = flux_dir()
+        binaries = {name: cache / "bin" / name for name in CONTROLLERS}
+        crds = ["-f", str(cache / "crds")]
+        if self.helm:
+            helm = helm_controller_dir()
+            binaries["helm-controller"] = helm / "bin" / "helm-controller"
+            crds += ["-f", str(helm / "crds")]
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
-        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(cache / "crds"))
-        wait_for_crds([kubectl_path(), f"--kubeconfig={self.kubeconfig}"], "-f", str(cache / "crds"))
+        self.kubectl("apply", "--server-side", "--force-conflicts", *crds)
+        wait_for_crds([kubectl_path(), f"--kubeconfig={self.kubeconfig}"], *crds)
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}
         self.kubectl("apply", "-f", "-", input=json.dumps(namespace))
         storage_port = free_port()
         state = FluxState(str(self.workdir), f"127.0.0.1:{storage_port}")
         health: dict[str, int] = {}
-        for name in CONTROLLERS:
+        for name, exe in binaries.items():
             health[name] = free_port()
             args = [
                 f"--metrics-addr=127.0.0.1:{free_port()}",
@@ -97,10 +116,10 @@ class LocalFlux:
                     f"--storage-addr={state.storage}",
                     f"--storage-adv-addr={state.storage}",
                 ]
-            state.processes.append(self._spawn(cache / "bin" / name, args))
+            state.processes.append(self._spawn(exe, args))
             self._save(state)
         deadline = time.monotonic() + timeout
-        for name in CONTROLLERS:
+        for name in binaries:
             self._wait_healthy(state, name, health[name], deadline)
         return state
 
@@ -165,10 +184,11 @@ class LocalFlux:
         self.state_file.unlink(missing_ok=True)
 
     def _reap(self, pid: int) -> None:
-        child = self._children.pop(pid, None)
+        child = self._children.get(pid)
         if child is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=1)
+                del self._children[pid]  # only once it has exited: a dropped Popen of a live child warns
         else:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)

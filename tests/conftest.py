@@ -132,9 +132,9 @@ def prometheus() -> Iterator[Prometheus]:
 
 @pytest.fixture(scope="session")
 def flux(cluster: Cluster) -> Iterator[LocalFlux]:
-    """Real Flux (source-controller and kustomize-controller) against the session's cluster."""
+    """Real Flux (source-, kustomize- and helm-controller) against the session's cluster."""
     workdir = scratch_dir("canary-test-flux-")
-    local = LocalFlux(workdir, cluster.kubeconfig)
+    local = LocalFlux(workdir, cluster.kubeconfig, helm=True)
     try:
         local.start()
         yield local

@@ -29,6 +29,9 @@ REVISION_ANNOTATION = "canary.dev/git-revision"
 #: Labels Flux's kustomize-controller puts on every object it applies.
 FLUX_NAME_LABEL = "kustomize.toolkit.fluxcd.io/name"
 FLUX_NAMESPACE_LABEL = "kustomize.toolkit.fluxcd.io/namespace"
+#: what Flux's helm-controller labels the objects of a HelmRelease with
+HELM_NAME_LABEL = "helm.toolkit.fluxcd.io/name"
+HELM_NAMESPACE_LABEL = "helm.toolkit.fluxcd.io/namespace"
 #: Annotation Argo CD puts on what it applies: ``<app>:<group>/<kind>:<namespace>/<name>``.
 ARGOCD_TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
 #: Label Argo CD puts on what it applies when it tracks by label (its default before 2.x annotations).
@@ -60,6 +63,7 @@ class RevisionSource(StrEnum):
     AUTO = "auto"
     ANNOTATION = "annotation"
     FLUX = "fluxKustomization"
+    HELM = "fluxHelmRelease"
     ARGOCD = "argoApplication"
 
 
@@ -150,8 +154,9 @@ class GitOpsSpec(KubeModel):
     """File or directory of this workload's manifests, relative to the repository root."""
     revision_from: RevisionSource = RevisionSource.AUTO
     """Where the commit behind the target's spec is read: the canary.dev/git-revision annotation, the
-    Flux Kustomization that applied the target (status.lastAppliedRevision), or the Argo CD Application
-    (status.sync.revision); auto tries them in that order."""
+    Flux Kustomization that applied the target (status.lastAppliedRevision), the Flux HelmRelease that
+    installed it (the Kustomization that applied the HelmRelease, else the Git commit its chart was
+    built from), or the Argo CD Application (status.sync.revision); auto tries them in that order."""
     argocd_namespace: Annotated[str, Field(min_length=1, max_length=63)] = "argocd"
     """Namespace of Argo CD Applications (revisionFrom argoApplication or auto)."""
     on_rollback: OnRollback = OnRollback.REVERT

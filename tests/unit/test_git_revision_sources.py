@@ -105,3 +105,65 @@ def test_an_unreadable_agent_is_unknown_not_an_error() -> None:
 
     assert git_revision(spec(), target(FLUX), forbidden) is None
     assert git_revision(spec(), target(), reader({})) is None
+
+
+HELM = {"helm.toolkit.fluxcd.io/name": "web", "helm.toolkit.fluxcd.io/namespace": "shop"}
+
+
+def helm_release(
+    chart_version: str = "1.0.0+3f2a9c1d5e7b",
+    *,
+    ready: str = "True",
+    attempted: int = 2,
+    state: str = "deployed",
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A HelmRelease as helm-controller v1.6 reports it (fields seen on a real one)."""
+    return {
+        "metadata": {"name": "web", "generation": 2, "labels": labels or {}},
+        "status": {
+            "conditions": [{"type": "Ready", "status": ready}],
+            "observedGeneration": 2,
+            "lastAttemptedGeneration": attempted,
+            "helmChart": "shop/shop-web",
+            "history": [{"chartVersion": chart_version, "status": state, "version": 2}],
+        },
+    }
+
+
+def helm_chart(revision: str = "1.0.0+3f2a9c1d5e7b", kind: str = "GitRepository") -> dict[str, Any]:
+    return {
+        "spec": {"sourceRef": {"kind": kind, "name": "config"}},
+        "status": {"artifact": {"revision": revision}, "observedSourceArtifactRevision": f"main@sha1:{SHA}"},
+    }
+
+
+def test_helm_release_revision_only_once_released() -> None:
+    t = target(HELM)
+    chart = {("helmcharts", "shop", "shop-web"): helm_chart()}
+    for release, expected in [
+        (helm_release(), SHA),  # the chart installed was built from SHA
+        (helm_release(ready="Unknown"), None),  # still releasing
+        (helm_release(attempted=1), None),  # its current spec not attempted yet
+        (helm_release(state="failed"), None),
+        (helm_release("1.0.0+111111111111"), None),  # a newer chart is built but not installed yet
+    ]:
+        objects = {("helmreleases", "shop", "web"): release, **chart}
+        assert git_revision(spec(revisionFrom="fluxHelmRelease"), t, reader(objects)) == expected
+        assert git_revision(spec(), t, reader(objects)) == expected  # auto finds it too
+    # a chart from a Helm repository says nothing of Git
+    objects = {
+        ("helmreleases", "shop", "web"): helm_release(),
+        ("helmcharts", "shop", "shop-web"): helm_chart(kind="HelmRepository"),
+    }
+    assert git_revision(spec(), t, reader(objects)) is None
+
+
+def test_a_helm_release_applied_by_a_kustomization_takes_its_revision() -> None:
+    """The values live in Git with the HelmRelease: the Kustomization that applied it says which commit."""
+    objects = {
+        ("helmreleases", "shop", "web"): helm_release(labels=FLUX),
+        ("kustomizations", "flux-system", "apps"): kustomization(f"main@sha1:{OLD}"),
+        ("helmcharts", "shop", "shop-web"): helm_chart(),
+    }
+    assert git_revision(spec(revisionFrom="fluxHelmRelease"), target(HELM), reader(objects)) == OLD

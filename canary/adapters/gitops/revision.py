@@ -26,6 +26,8 @@ from canary.models.gitops import (
     ARGOCD_TRACKING_ANNOTATION,
     FLUX_NAME_LABEL,
     FLUX_NAMESPACE_LABEL,
+    HELM_NAME_LABEL,
+    HELM_NAMESPACE_LABEL,
     REVISION_ANNOTATION,
     GitOpsSpec,
     RevisionSource,
@@ -78,6 +80,45 @@ def from_flux(target: Mapping[str, Any], read: ReadCustom) -> str | None:
     return commit_of(applied)
 
 
+def from_helm(target: Mapping[str, Any], read: ReadCustom) -> str | None:
+    """The commit behind a target that Flux's helm-controller installed: the HelmRelease named by the
+    target's labels, once it has released its current spec (Ready, its last attempt that generation,
+    the latest history entry deployed); then the Kustomization that applied the HelmRelease (its values
+    live in Git there), else the commit its chart was built from, when the chart comes from a
+    GitRepository and the chart installed is the one built last."""
+    labels = (target.get("metadata") or {}).get("labels") or {}
+    name, namespace = labels.get(HELM_NAME_LABEL), labels.get(HELM_NAMESPACE_LABEL)
+    if not name or not namespace:
+        return None
+    release = read("helm.toolkit.fluxcd.io", "v2", "helmreleases", namespace, name)
+    if release is None:
+        return None
+    generation = (release.get("metadata") or {}).get("generation")
+    status = release.get("status") or {}
+    history = status.get("history") or []
+    if (
+        _conditions(release).get("Ready") != "True"
+        or status.get("observedGeneration") != generation
+        or status.get("lastAttemptedGeneration") != generation
+        or not history
+        or history[0].get("status") != "deployed"
+    ):
+        return None  # still releasing: the objects may already be newer than what it says
+    if (release.get("metadata") or {}).get("labels", {}).get(FLUX_NAME_LABEL):
+        return from_flux(release, read)
+    chart_ref = status.get("helmChart") or ""
+    chart_namespace, _, chart_name = chart_ref.partition("/")
+    if not chart_name:
+        return None
+    chart = read("source.toolkit.fluxcd.io", "v1", "helmcharts", chart_namespace, chart_name)
+    if chart is None or ((chart.get("spec") or {}).get("sourceRef") or {}).get("kind") != "GitRepository":
+        return None
+    chart_status = chart.get("status") or {}
+    if (chart_status.get("artifact") or {}).get("revision") != history[0].get("chartVersion"):
+        return None  # a newer chart is built but not installed yet
+    return commit_of(chart_status.get("observedSourceArtifactRevision"))
+
+
 def from_argocd(target: Mapping[str, Any], read: ReadCustom, namespace: str) -> str | None:
     meta = target.get("metadata") or {}
     tracking = (meta.get("annotations") or {}).get(ARGOCD_TRACKING_ANNOTATION, "")
@@ -105,6 +146,8 @@ def git_revision(spec: GitOpsSpec, target: Mapping[str, Any], read: ReadCustom) 
         readers.append(lambda: from_annotation(target))
     if source in (RevisionSource.AUTO, RevisionSource.FLUX):
         readers.append(lambda: from_flux(target, read))
+    if source in (RevisionSource.AUTO, RevisionSource.HELM):
+        readers.append(lambda: from_helm(target, read))
     if source in (RevisionSource.AUTO, RevisionSource.ARGOCD):
         readers.append(lambda: from_argocd(target, read, spec.argocd_namespace))
     for reader in readers:
