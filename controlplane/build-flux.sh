@@ -9,45 +9,15 @@
 # ./api replacement pointed at the published api module of the same version; every other directive of
 # its go.mod is kept as upstream wrote it.
 set -euo pipefail
+# shellcheck source=buildlib.sh
+. "$(dirname "$0")/buildlib.sh"
+buildlib build-flux
 
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
-
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
-die() { echo "build-flux: $*" >&2; exit 1; }
-command -v go >/dev/null 2>&1 || die "Go is not installed (need go >= $GO_MIN); install it or put it on PATH"
-
-cache="$(dirname "$("$here/cachedir.sh")")/flux-source-$FLUX_SOURCE_VERSION-kustomize-$FLUX_KUSTOMIZE_VERSION"
+cache=$(cache_for "flux-source-$FLUX_SOURCE_VERSION-kustomize-$FLUX_KUSTOMIZE_VERSION")
 if [ -f "$cache/bin/.complete" ]; then echo "$cache"; exit 0; fi
-
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/bin" "$work/crds"
-
-build() {  # build <controller> <version>
-  local name=$1 version=$2 mod="github.com/fluxcd/$1"
-  echo "build-flux: downloading $mod@$version" >&2
-  local dir
-  dir=$(go mod download -json "$mod@$version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') \
-    || die "cannot download $mod@$version from the Go module proxy ($(go env GOPROXY))"
-  cp -r "$dir" "$work/$name"
-  chmod -R u+w "$work/$name"
-  cp "$work/$name"/config/crd/bases/*.yaml "$work/crds/"
-  (
-    cd "$work/$name"
-    go mod edit -replace="$mod/api=$mod/api@$version"
-    echo "build-flux: building $name $version" >&2
-    go build -trimpath -ldflags "-s -w" -o "$work/bin/$name" . || die "go build $name failed"
-  )
-}
-
-build source-controller "$FLUX_SOURCE_VERSION"
-build kustomize-controller "$FLUX_KUSTOMIZE_VERSION"
-
-mkdir -p "$(dirname "$cache")"
-rm -rf "$cache"
-mkdir -p "$cache"
-mv "$work/bin" "$work/crds" "$cache/"
-touch "$cache/bin/.complete"
-echo "$cache"
+build_flux_controller source-controller "$FLUX_SOURCE_VERSION" "$work"
+build_flux_controller kustomize-controller "$FLUX_KUSTOMIZE_VERSION" "$work"
+install_cache "$work" "$cache" bin crds

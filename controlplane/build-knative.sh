@@ -13,27 +13,16 @@
 # the autoscaler's stats server moves from :8080 to :18080.  Each edit checks that it changes exactly
 # one line.  Nothing else is changed.
 set -euo pipefail
+# shellcheck source=buildlib.sh
+. "$(dirname "$0")/buildlib.sh"
+buildlib build-knative
 
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
-
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
-die() { echo "build-knative: $*" >&2; exit 1; }
-command -v go >/dev/null 2>&1 || die "Go is not installed (need go >= $GO_MIN); install it or put it on PATH"
-
-cache="$(dirname "$("$here/cachedir.sh")")/knative-serving-$KNATIVE_SERVING_VERSION-1"
+cache=$(cache_for "knative-serving-$KNATIVE_SERVING_VERSION-1")
 if [ -f "$cache/bin/.complete" ]; then echo "$cache"; exit 0; fi
 
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/bin" "$work/crds" "$work/config"
-
-module() {  # module <path@version>: its directory in the module cache
-  echo "build-knative: downloading $1" >&2
-  go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])' \
-    || die "cannot download $1 from the Go module proxy ($(go env GOPROXY))"
-}
 
 edit() {  # edit <file> <old> <new>: replace one line that is there exactly once
   python3 - "$@" <<'PY' || die "$1 is not as expected (has $KNATIVE_SERVING_VERSION changed?)"
@@ -45,13 +34,11 @@ open(path, "w").write(text.replace(old, new))
 PY
 }
 
-serving=$(module "knative.dev/serving@$KNATIVE_SERVING_VERSION")
-cp -r "$serving" "$work/serving"
-chmod -R u+w "$work/serving"
 src="$work/serving"
+copy_source "knative.dev/serving@$KNATIVE_SERVING_VERSION" "$src"
 required() { awk -v m="$1" '$1 == m { print $2 }' "$src/go.mod"; }
-networking=$(module "knative.dev/networking@$(required knative.dev/networking)")
-caching=$(module "knative.dev/caching@$(required knative.dev/caching)")
+networking=$(module_dir "knative.dev/networking@$(required knative.dev/networking)")
+caching=$(module_dir "knative.dev/caching@$(required knative.dev/caching)")
 
 edit "$src/cmd/controller/main.go" \
   'sharedmain.MainWithConfig(ctx, "controller", cfg, ctors...)' \
@@ -68,10 +55,4 @@ cp "$caching/config/image.yaml" "$networking/config/ingress.yaml" "$networking/c
   "$networking/config/certificate.yaml" "$networking/config/domain-claim.yaml" "$work/crds/"
 cp "$src"/config/core/configmaps/*.yaml "$networking/config/config-network.yaml" "$work/config/"
 chmod -R u+w "$work"
-
-mkdir -p "$(dirname "$cache")"
-rm -rf "$cache"
-mkdir -p "$cache"
-mv "$work/bin" "$work/crds" "$work/config" "$cache/"
-touch "$cache/bin/.complete"
-echo "$cache"
+install_cache "$work" "$cache" bin crds config

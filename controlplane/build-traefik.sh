@@ -9,26 +9,17 @@
 # module proxy serves in full (v3.7.x needs ACME DNS-provider modules it refuses).  Cold, the build
 # takes about 6 minutes on 2 cores and 3 GiB of memory; the binary is about 170 MiB.
 set -euo pipefail
+# shellcheck source=buildlib.sh
+. "$(dirname "$0")/buildlib.sh"
+buildlib build-traefik
 
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
-
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
-die() { echo "build-traefik: $*" >&2; exit 1; }
-command -v go >/dev/null 2>&1 || die "Go is not installed (need go >= $GO_MIN); install it or put it on PATH"
-
-cache="$(dirname "$("$here/cachedir.sh")")/traefik-$TRAEFIK_VERSION"
+cache=$(cache_for "traefik-$TRAEFIK_VERSION")
 if [ -f "$cache/bin/.complete" ]; then echo "$cache"; exit 0; fi
 
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 mod=github.com/traefik/traefik/v3
-echo "build-traefik: downloading $mod@$TRAEFIK_VERSION" >&2
-dir=$(go mod download -json "$mod@$TRAEFIK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') \
-  || die "cannot download $mod@$TRAEFIK_VERSION from the Go module proxy ($(go env GOPROXY))"
-cp -r "$dir" "$work/src"
-chmod -R u+w "$work/src"
+copy_source "$mod@$TRAEFIK_VERSION" "$work/src"
 mkdir -p "$work/bin"
 (
   cd "$work/src"
@@ -38,9 +29,4 @@ mkdir -p "$work/bin"
 )
 "$work/bin/traefik" version >/dev/null || die "the built traefik does not run"
 
-mkdir -p "$(dirname "$cache")"
-rm -rf "$cache"
-mkdir -p "$cache"
-mv "$work/bin" "$cache/"
-touch "$cache/bin/.complete"
-echo "$cache"
+install_cache "$work" "$cache" bin
