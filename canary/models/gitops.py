@@ -20,7 +20,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from canary.models.base import KubeModel, cel
 
@@ -129,18 +129,64 @@ class ForgeSpec(KubeModel):
     """owner/name (GitHub) or group/subgroup/name (GitLab); default derived from the repository URL."""
 
 
+#: a key path inside Helm values: dot-separated keys (a key holding a dot is not supported)
+VALUES_KEY = r"^[A-Za-z0-9_-]+([.][A-Za-z0-9_-]+)*$"
+ValuesKey = Annotated[str, Field(min_length=1, max_length=512, pattern=VALUES_KEY)]
+
+
+class HelmValuesImage(KubeModel):
+    """Where one image sits in a HelmRelease's values (inline spec.values, or a values file a
+    kustomize configMapGenerator turns into a valuesFrom ConfigMap)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "has(self.image) != (has(self.repository) || has(self.tag) || has(self.digest))",
+                    "name either image (the whole reference in one key) or repository/tag/digest keys",
+                )
+            ]
+        }
+    )
+
+    container: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    """The promoted container whose image goes here; default: the promoted image whose repository
+    the values already name, or the only promoted image."""
+    repository: ValuesKey | None = None
+    """Key of the image repository, e.g. image.repository."""
+    tag: ValuesKey | None = None
+    """Key of the tag, e.g. image.tag (a promoted digest is appended, tag@digest, unless digest is named)."""
+    digest: ValuesKey | None = None
+    """Key of the digest, e.g. image.digest."""
+    image: ValuesKey | None = None
+    """Key holding the whole reference (repository:tag), e.g. image."""
+
+
 class Promotion(KubeModel):
     """The next environment, written after a successful canary."""
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [_PATH_RULE]})
 
     path: RepoPath
-    """File or directory of the next environment's manifests (Deployments, or a kustomization.yaml with
-    images:), relative to the repository root."""
+    """File or directory of the next environment's manifests (Deployments, a kustomization.yaml with
+    images:, or Flux HelmReleases and the values files of their valuesFrom), relative to the
+    repository root."""
     repository: GitRepositorySpec | None = None
     """Another repository (or branch) for the next environment; default spec.gitops.repository."""
     mode: WriteMode = WriteMode.COMMIT
     """commit (pushed to the branch) or pullRequest (a branch and a pull request)."""
+    helm_values: Annotated[list[HelmValuesImage], Field(max_length=16)] | None = None
+    """Where the images sit in the values of the path's HelmReleases; default: every mapping of the
+    values with a repository (optionally after a registry) naming a promoted image, and its tag (and
+    digest) beside it, as in the common image.repository / image.tag layout; and any image key
+    holding a whole reference to a promoted repository."""
+
+
+class Environment(Promotion):
+    """One environment of a promotion chain."""
+
+    name: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    """The environment's name (dev, staging, prod), recorded in the commits' Canary-Environment trailer."""
 
 
 class GitOpsSpec(KubeModel):
@@ -164,12 +210,81 @@ class GitOpsSpec(KubeModel):
     a branch, proposed as a pull request) or none."""
     promote: Promotion | None = None
     """After a successful canary, write the promoted images into the next environment."""
+    environments: (
+        Annotated[
+            list[Environment],
+            Field(
+                min_length=2,
+                max_length=16,
+                json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+            ),
+        ]
+        | None
+    ) = None
+    """An ordered promotion chain (dev, staging, prod): each environment's Canary names its own entry
+    in environment and, after its analysis passes, writes the promoted images into the next one;
+    a rollback reverts only its own environment (path).  Instead of promote."""
+    environment: Annotated[str, Field(min_length=1, max_length=63)] | None = None
+    """This Canary's entry in environments (whose path must be spec.gitops.path)."""
     forge: ForgeSpec | None = None
     """GitHub or GitLab API for pull requests (onRollback pullRequest, promote.mode pullRequest, and a
     revert that conflicts); without it a conflicting revert is reported for a person to resolve."""
 
+    @model_validator(mode="after")
+    def _chain(self) -> GitOpsSpec:
+        """The CRD's rules for the chain, for a Canary read from a file or an older CRD."""
+        if self.promote is not None and self.environments is not None:
+            raise ValueError("environments: name either promote or environments, not both")
+        names = [e.name for e in self.environments or []]
+        if len(set(names)) != len(names):
+            raise ValueError("environments: each environment's name must be unique")
+        if (self.environments is None) != (self.environment is None):
+            raise ValueError("environment: environments and environment go together")
+        if self.environments is not None and self.own_environment() is None:
+            raise ValueError("environment: must name an entry of environments whose path is spec.gitops.path")
+        return self
+
+    def own_environment(self) -> Environment | None:
+        """This Canary's entry of the chain."""
+        for e in self.environments or []:
+            if e.name == self.environment and e.path == self.path:
+                return e
+        return None
+
+    def next_environment(self) -> Promotion | None:
+        """Where a promotion is written: promote, or the chain's entry after this Canary's own."""
+        if self.promote is not None:
+            return self.promote
+        chain = self.environments or []
+        for i, e in enumerate(chain[:-1]):
+            if e.name == self.environment:
+                return chain[i + 1]
+        return None
+
 
 GITOPS_VALIDATIONS = [
+    cel(
+        "!has(self.gitops) || !(has(self.gitops.promote) && has(self.gitops.environments))",
+        "name either promote (one next environment) or environments (a chain), not both",
+        ".gitops.environments",
+    ),
+    cel(
+        "!has(self.gitops) || has(self.gitops.environments) == has(self.gitops.environment)",
+        "environments (the chain) and environment (this Canary's entry) go together",
+        ".gitops.environment",
+    ),
+    cel(
+        "!has(self.gitops) || !has(self.gitops.environment) || self.gitops.environments.exists(e,"
+        " e.name == self.gitops.environment && e.path == self.gitops.path)",
+        "environment must name an entry of environments whose path is spec.gitops.path",
+        ".gitops.environment",
+    ),
+    cel(
+        "!has(self.gitops) || !has(self.gitops.environments) || has(self.gitops.forge)"
+        " || !self.gitops.environments.exists(e, has(e.mode) && e.mode == 'pullRequest')",
+        "an environment with mode pullRequest needs spec.gitops.forge (github or gitlab)",
+        ".gitops.forge",
+    ),
     cel(
         "!has(self.gitops) || !has(self.gitops.onRollback) || self.gitops.onRollback != 'pullRequest'"
         " || has(self.gitops.forge)",
@@ -249,6 +364,10 @@ class GitOpsStatus(KubeModel):
 
     applied_revision: str | None = None
     """The commit behind the target's current spec, as last observed."""
+    applied_spec: str | None = None
+    """The target's revision (pod template hash) when appliedRevision was observed: a commit is
+    paired with a spec only when both were seen together (Helm, for one, reports the commit of a
+    release only once it is released)."""
     promoted_revision: str | None = None
     """The commit behind the spec the primary runs (the last promoted spec)."""
     pending: GitWrite | None = None

@@ -21,6 +21,12 @@ FLAGGER_CANARY = yaml.safe_load((Path(__file__).parent / "fixtures" / "flagger-c
 
 
 _REPO_URL = "https://git.example/acme/config.git"
+_CHAIN: dict[str, Any] = {
+    "repository": {"url": _REPO_URL},
+    "path": "a",
+    "environment": "dev",
+    "environments": [{"name": "dev", "path": "a"}, {"name": "prod", "path": "b"}],
+}
 
 
 def converted() -> dict[str, Any]:
@@ -108,6 +114,45 @@ def _set(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
             {"repository": {"url": _REPO_URL}, "path": "a", "promote": {"path": "b", "mode": "pullRequest"}},
             "spec.gitops.forge",
         ),
+        (
+            "spec.gitops",
+            {**_CHAIN, "promote": {"path": "b"}},
+            "name either promote (one next environment) or environments (a chain)",
+        ),
+        ("spec.gitops", {**_CHAIN, "environment": None}, "spec.gitops.environment"),
+        ("spec.gitops", {**_CHAIN, "environment": "prod"}, "whose path is spec.gitops.path"),
+        (
+            "spec.gitops",
+            {**_CHAIN, "environments": [*_CHAIN["environments"][:2], {"name": "dev", "path": "c"}]},
+            "spec.gitops.environments[2]",
+        ),
+        (
+            "spec.gitops",
+            {
+                **_CHAIN,
+                "environments": [
+                    _CHAIN["environments"][0],
+                    {"name": "prod", "path": "b", "mode": "pullRequest"},
+                ],
+            },
+            "spec.gitops.forge",
+        ),
+        (
+            "spec.gitops",
+            {**_CHAIN, "environments": [{"name": "Dev", "path": "a"}, {"name": "prod", "path": "b"}]},
+            "spec.gitops.environments[0].name",
+        ),
+        (
+            "spec.gitops",
+            {
+                **_CHAIN,
+                "environments": [
+                    _CHAIN["environments"][0],
+                    {"name": "prod", "path": "b", "helmValues": [{"image": "image", "tag": "image.tag"}]},
+                ],
+            },
+            "name either image (the whole reference in one key) or repository/tag/digest keys",
+        ),
     ],
 )
 def test_invalid_spec_is_refused_with_422_naming_the_field(
@@ -118,6 +163,30 @@ def test_invalid_spec_is_refused_with_422_naming_the_field(
         create(cluster, namespace, body)
     assert err.value.status == 422
     assert field in json.loads(err.value.body)["message"]
+
+
+def test_a_promotion_chain_is_accepted_and_read_back(cluster: Cluster, namespace: str, crds: None) -> None:
+    chain = {
+        **_CHAIN,
+        "environments": [
+            {"name": "dev", "path": "a"},
+            {
+                "name": "staging",
+                "path": "b",
+                "helmValues": [{"repository": "app.image.repo", "tag": "app.image.tag"}],
+            },
+            {"name": "prod", "path": "c", "repository": {"url": _REPO_URL, "branch": "prod"}},
+        ],
+    }
+    stored = create(cluster, namespace, _set(converted(), "spec.gitops", chain))
+    gitops = Canary.model_validate(stored).spec.gitops
+    assert gitops is not None
+    assert [e.name for e in gitops.environments or []] == ["dev", "staging", "prod"]
+    after_dev = gitops.next_environment()
+    assert after_dev is not None
+    assert after_dev.path == "b"
+    assert after_dev.helm_values
+    assert after_dev.helm_values[0].tag == "app.image.tag"
 
 
 def test_analysis_without_a_way_to_move_weights_is_refused(

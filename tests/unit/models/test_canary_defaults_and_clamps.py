@@ -107,3 +107,23 @@ def test_parse_duration_refuses_what_is_not_a_duration(text: str) -> None:
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
     assert seconds == 0 or parse_duration(text) == seconds
+
+
+_ENVS = [{"name": "dev", "path": "dev"}, {"name": "prod", "path": "prod"}]
+
+
+@pytest.mark.parametrize(
+    ("gitops", "message"),
+    [
+        ({"environments": _ENVS, "environment": "dev", "promote": {"path": "x"}}, "not both"),
+        ({"environments": _ENVS}, "go together"),
+        ({"environments": _ENVS, "environment": "prod"}, "whose path is spec.gitops.path"),
+        ({"environments": [*_ENVS, {"name": "dev", "path": "x"}], "environment": "dev"}, "unique"),
+    ],
+)
+def test_a_chain_read_from_a_file_is_checked_as_the_crd_checks_it(
+    gitops: dict[str, Any], message: str
+) -> None:
+    body = {"repository": {"url": "https://git.example/config.git"}, "path": "dev", **gitops}
+    with pytest.raises(ValidationError, match=message):
+        canary({"stepWeight": 10}, gitops=body)
