@@ -261,8 +261,11 @@ def _run(t: _Tick) -> None:
         t.emit(warning(Reason.INVALID_SPEC, t.invalid))
         return
     phase = t.status.phase
-    if t.obs.git_revision is not None and t.gitops().applied_revision != t.obs.git_revision:
-        t.set_gitops(applied_revision=t.obs.git_revision)
+    if t.obs.git_revision is not None and (t.gitops().applied_revision, t.gitops().applied_spec) != (
+        t.obs.git_revision,
+        t.obs.target_hash,
+    ):
+        t.set_gitops(applied_revision=t.obs.git_revision, applied_spec=t.obs.target_hash)
     if phase in (Phase.NONE, Phase.INITIALIZING):
         _initialize(t)
     elif phase in (Phase.INITIALIZED, Phase.SUCCEEDED, Phase.FAILED, Phase.WAITING):
@@ -641,10 +644,12 @@ def _promote(t: _Tick) -> None:
 def _finalise(t: _Tick) -> None:
     t.emit(ScaleTarget(0))
     t.set(phase=Phase.SUCCEEDED, last_promoted_spec=t.status.last_applied_spec, canary_weight=0, iterations=0)
-    revision = t.gitops().applied_revision
-    if revision is not None:
+    revision = _commit_of(t, t.status.last_applied_spec)
+    if t.gitops().applied_revision is not None:
+        # None when the commit was not seen with this spec: unknown is safer than an older commit,
+        # which a later revert would undo too.
         t.set_gitops(promoted_revision=revision)
-    if t.spec.gitops is not None and t.spec.gitops.promote is not None:
+    if t.spec.gitops is not None and t.spec.gitops.next_environment() is not None:
         _owe(
             t,
             GitWriteKind.PROMOTE,
@@ -806,7 +811,7 @@ def _fail(
         _owe(
             t,
             GitWriteKind.REVERT,
-            git_revision=t.gitops().applied_revision,
+            git_revision=_commit_of(t, t.updates.get("last_applied_spec", t.status.last_applied_spec)),
             since_revision=t.gitops().promoted_revision,
             images=failed or None,
             reason=message,
@@ -814,6 +819,14 @@ def _fail(
 
 
 # ---------------------------------------------------------------------------------------------- Git
+def _commit_of(t: _Tick, spec: str | None) -> str | None:
+    """The commit behind ``spec`` (a target revision), if it was observed with that spec."""
+    g = t.gitops()
+    if g.applied_spec is None:  # recorded before applied_spec existed
+        return g.applied_revision
+    return g.applied_revision if g.applied_spec == spec else None
+
+
 def _owe(t: _Tick, kind: GitWriteKind, **fields: Any) -> None:
     """Record a Git write as owed (the outbox): asked for in this tick, after its status patch, and
     retried until done."""

@@ -73,8 +73,9 @@ class GitLane:
             self._running[key] = write
             self._done.pop(key, None)
         repository = spec.repository
-        if write.kind is GitWriteKind.PROMOTE and spec.promote is not None and spec.promote.repository:
-            repository = spec.promote.repository
+        target = spec.next_environment()
+        if write.kind is GitWriteKind.PROMOTE and target is not None and target.repository:
+            repository = target.repository
         lane = f"git:{repository.url}#{repository.branch}"
         started = self._dispatcher.submit(
             lane, f"Git {write.kind.value} of {namespace}/{name}", lambda: self._run(key, spec, write)

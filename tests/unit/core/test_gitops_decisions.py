@@ -323,3 +323,60 @@ def git_outcome_committed(write: GitWrite) -> GitOutcome:
             kind=write.kind, revision=write.revision, result="committed", commit="abc", message="ok"
         )
     )
+
+
+CHAIN: dict[str, Any] = {
+    "repository": {"url": "https://git.example/config.git"},
+    "path": "apps/web/staging",
+    "environments": [
+        {"name": "dev", "path": "apps/web/dev"},
+        {"name": "staging", "path": "apps/web/staging"},
+        {"name": "prod", "path": "apps/web/prod", "repository": {"url": "https://git.example/prod.git"}},
+    ],
+}
+
+
+def test_in_a_chain_a_promotion_owes_the_next_environment_and_the_last_one_owes_none() -> None:
+    w = world(gitops={**CHAIN, "environment": "staging"})
+    release(w, "rev2", "good123", "example/web:1.1.0")
+    w.run_until(Phase.SUCCEEDED)
+    assert [x.kind for x in w.git_writes] == [GitWriteKind.PROMOTE]
+    assert w.spec.gitops is not None
+    target = w.spec.gitops.next_environment()
+    assert target is not None
+    assert (target.path, target.repository and target.repository.url) == (
+        "apps/web/prod",
+        "https://git.example/prod.git",
+    )
+
+    last = world(gitops={**CHAIN, "path": "apps/web/prod", "environment": "prod"})
+    release(last, "rev2", "good123", "example/web:1.1.0")
+    last.run_until(Phase.SUCCEEDED)
+    assert last.git_writes == []
+
+
+def test_in_a_chain_a_rollback_reverts_only_its_own_environment() -> None:
+    w = world(gitops={**CHAIN, "environment": "staging"}, checks=fail_analysis)
+    release(w, "rev2", "bad1234", "example/web:1.1.0")
+    w.run_until(Phase.FAILED)
+    assert [x.kind for x in w.git_writes] == [GitWriteKind.REVERT]
+    assert w.git_writes[0].git_revision == "bad1234"
+
+
+def test_a_commit_not_yet_seen_with_the_failed_spec_is_not_guessed() -> None:
+    """Helm reports a release's commit only once it is released: a canary failing before that has
+    an unknown commit, never the previous one paired with the new spec, and its promotion would
+    record no promoted commit rather than an older one that a later revert would undo too."""
+    w = world(checks=fail_analysis)
+    release(w, "rev2", "c0ffee1", "example/web:1.1.0")
+    w.git_revision = None  # unknown while the agent releases
+    w.run_until(Phase.FAILED)
+    write = w.git_writes[0]
+    assert (write.git_revision, write.since_revision) == (None, "c0ffee1")
+
+    ok = world()
+    release(ok, "rev2", "c0ffee1", "example/web:1.1.0")
+    ok.git_revision = None  # unknown while the agent releases
+    ok.run_until(Phase.SUCCEEDED)
+    assert ok.status.gitops is not None
+    assert ok.status.gitops.promoted_revision is None
