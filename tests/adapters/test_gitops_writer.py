@@ -251,6 +251,102 @@ def test_promotion_writes_the_images_into_the_next_environment(
     assert again.record.commit == outcome.record.commit
 
 
+HELM_PRODUCTION = {
+    "apps/web/helm-production/helmrelease.yaml": """apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: web
+spec:
+  interval: 10m
+  chart:
+    spec: {chart: ./charts/web, sourceRef: {kind: GitRepository, name: config}}
+  valuesFrom:
+    - kind: ConfigMap
+      name: web-values
+  values:
+    replicaCount: 3 # inline values, beside the file's
+""",
+    "apps/web/helm-production/kustomization.yaml": """apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [helmrelease.yaml]
+configMapGenerator:
+  - name: web-values
+    files: [values.yaml=production-values.yaml]
+configurations: [kustomizeconfig.yaml]
+""",
+    "apps/web/helm-production/production-values.yaml": """# production's values
+image:
+  repository: ghcr.io/acme/web
+  tag: 1.0.0 # promoted by canary
+""",
+}
+
+
+def promotion(revision: str, image: str = "ghcr.io/acme/web:1.1.0") -> GitWrite:
+    return GitWrite(
+        kind=GitWriteKind.PROMOTE, revision=revision, images={"web": image}, reason=f"{revision} passed"
+    )
+
+
+def test_a_promotion_into_a_helm_release_writes_the_values_file_of_its_values_from(
+    ci: Person, git_remote: str, tmp_path: Path
+) -> None:
+    ci.change(HELM_PRODUCTION, "production as a HelmRelease")
+    gitops = spec(git_remote, promote={"path": "apps/web/helm-production"})
+    outcome = writer(tmp_path).write("staging", "web", gitops, promotion("88aa"))
+    assert outcome.record is not None, outcome.error
+    assert outcome.record.result == "committed"
+    values = "apps/web/helm-production/production-values.yaml"
+    assert ci.read(values) == HELM_PRODUCTION[values].replace("tag: 1.0.0", "tag: 1.1.0")
+    assert "ConfigMap web-values" not in outcome.record.message  # said in the body, once per change
+    body = git(ci.dir, "log", "-1", "--format=%b")
+    assert "values image.tag: 1.0.0 -> 1.1.0" in body
+    for path in ("apps/web/helm-production/helmrelease.yaml", "apps/web/helm-production/kustomization.yaml"):
+        assert ci.read(path) == HELM_PRODUCTION[path]
+
+
+def test_values_shared_by_every_environment_or_no_place_at_all_ask_a_person(
+    ci: Person, git_remote: str, tmp_path: Path
+) -> None:
+    shared = {
+        k.replace("helm-production/production-values", "base/values"): v for k, v in HELM_PRODUCTION.items()
+    }
+    kustomization = "apps/web/helm-production/kustomization.yaml"
+    shared[kustomization] = shared[kustomization].replace("=production-values.yaml", "=../base/values.yaml")
+    ci.change(shared, "production's values in the shared base")
+    gitops = spec(git_remote, promote={"path": "apps/web/helm-production"})
+    outcome = writer(tmp_path).write("staging", "web", gitops, promotion("88ab"))
+    assert outcome.record is not None, outcome.error
+    assert outcome.record.result == "needsAttention"
+    assert "apps/web/base/values.yaml (ConfigMap web-values" in outcome.record.message
+    assert "outside apps/web/helm-production" in outcome.record.message
+
+    gitops = spec(git_remote, promote={"path": "apps/cart"})
+    outcome = writer(tmp_path).write("staging", "web", gitops, promotion("88ac"))
+    assert outcome.record is not None, outcome.error
+    assert outcome.record.result == "needsAttention"
+    assert outcome.record.message.startswith("Nothing in apps/cart holds ghcr.io/acme/web:1.1.0")
+    assert len(ci.log()) == 2  # nothing committed
+
+
+def test_a_chain_names_its_environments_in_the_trailers(ci: Person, git_remote: str, tmp_path: Path) -> None:
+    gitops = spec(
+        git_remote,
+        environment="staging",
+        environments=[
+            {"name": "staging", "path": "apps/web/staging"},
+            {"name": "production", "path": "apps/web/production"},
+        ],
+    )
+    outcome = writer(tmp_path).write("staging", "web", gitops, promotion("88ad"))
+    assert outcome.record is not None, outcome.error
+    assert outcome.record.result == "committed"
+    assert outcome.record.message.startswith("Promoted to production (apps/web/production) in ")
+    assert "newTag: 1.1.0" in ci.read("apps/web/production/kustomization.yaml")
+    found = trailers(ci)
+    assert (found["Canary-Environment"], found["Canary-From-Environment"]) == ("production", "staging")
+
+
 def test_a_missing_secret_or_unknown_promoted_commit_is_reported(
     ci: Person, git_remote: str, tmp_path: Path
 ) -> None:

@@ -75,6 +75,8 @@ class Edit:
 
     text: str
     changed: list[str] = field(default_factory=list)
+    #: places that hold one of the images asked for, changed or already equal
+    found: int = 0
 
 
 # ------------------------------------------------------------------------------------------ parsing
@@ -205,24 +207,34 @@ def set_images(text: str, images: Mapping[str, str]) -> Edit:
     lines = text.splitlines(keepends=True)
     splices: list[_Splice] = []
     changed: list[str] = []
+    found = 0
     for doc in _documents(text):
         if not isinstance(doc, CommentedMap):
             continue
         for where, c, current in _container_images(doc):
             new = images.get(split_image(current).repository)
-            if new is None or new == current:
+            if new is None:
+                continue
+            found += 1
+            if new == current:
                 continue
             splices.append(_replace_value(lines, c, "image", new))
             changed.append(f"{where} container {c.get('name', '?')}: {current} -> {new}")
         if _is_kustomization(doc):
             for entry in doc.get("images") or []:
                 if isinstance(entry, CommentedMap):
+                    found += _kustomize_matches(entry, images)
                     splices += _kustomize_image(lines, entry, images, changed)
     if not splices:
-        return Edit(text)
+        return Edit(text, found=found)
     out = _apply(text, splices)
     _check_images(out, images)
-    return Edit(out, changed)
+    return Edit(out, changed, found)
+
+
+def _kustomize_matches(entry: CommentedMap, images: Mapping[str, str]) -> int:
+    name = entry.get("name")
+    return int(isinstance(name, str) and (name in images or str(entry.get("newName", "")) in images))
 
 
 def _kustomize_image(

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canary.adapters.gitops import manifests
+from canary.adapters.gitops import helmvalues, manifests
 from canary.adapters.gitops.forge import Forge, ForgeError, forge_for
 from canary.adapters.gitops.repository import (
     AlreadyWritten,
@@ -59,6 +59,7 @@ from canary.adapters.gitops.repository import (
 from canary.adapters.kube.secrets import secret_values
 from canary.core.observations import GitOutcome
 from canary.models.gitops import (
+    Environment,
     ForgeSpec,
     GitOpsSpec,
     GitRepositorySpec,
@@ -66,6 +67,7 @@ from canary.models.gitops import (
     GitWriteKind,
     GitWriteRecord,
     OnRollback,
+    Promotion,
     WriteMode,
 )
 
@@ -382,35 +384,42 @@ class GitOpsWriter:
     # ------------------------------------------------------------------------------ promote
     def _promote(self, job: _Job) -> GitWriteRecord:
         spec, write = job.spec, job.write
-        promotion = spec.promote
-        if promotion is None:
-            raise NeedsAttention("spec.gitops.promote was removed before the promotion was written")
-        repository = promotion.repository or spec.repository
+        target = spec.next_environment()
+        if target is None:
+            raise NeedsAttention(
+                "spec.gitops has no next environment any more: the promotion was not written"
+            )
+        repository = target.repository or spec.repository
+        env = _environment_name(target)
+        trailers = {**job.trailers, "Canary-Environment": env or target.path}
+        if spec.environment is not None:
+            trailers["Canary-From-Environment"] = spec.environment
         with self._checkout(job, repository) as (repo, token):
             found = self._found(job, repo, repository.branch)
             if found is not None:
                 return found
-            wanted = {
-                manifests.split_image(image).repository: image for image in (write.images or {}).values()
-            }
-            edits = manifests.edit_tree(
-                repo.workdir, promotion.path, lambda t: manifests.set_images(t, wanted)
-            )
+            images = dict(write.images or {})
+            edits, places = _write_images(repo.workdir, target, images)
+            shown = ", ".join(sorted(set(images.values())))
             if not edits:
+                if not places:
+                    raise NeedsAttention(
+                        f"Nothing in {target.path} holds {shown}: no container image, kustomization images "
+                        "entry or Helm values key (promote.helmValues) names these repositories"
+                    )
                 return GitWriteRecord(
                     kind=write.kind,
                     revision=write.revision,
                     result="nothingToDo",
-                    message=f"{promotion.path} already runs {', '.join(sorted(wanted.values()))}",
+                    message=f"{target.path} already runs {shown}",
                 )
             changes = [c for _, e in edits for c in e.changed]
-            subject = f"Promote {job.namespace}/{job.name} to {promotion.path}: " + ", ".join(
-                sorted(wanted.values())
-            )
+            place = f"{env} ({target.path})" if env else target.path
+            subject = f"Promote {job.namespace}/{job.name} to {place}: {shown}"
             body = f"{write.reason}\n\n" + "\n".join(f"  {c}" for c in changes)
-            message = commit_message(subject, body, {**job.trailers, "Canary-Environment": promotion.path})
+            message = commit_message(subject, body, trailers)
             repo.commit([str(p) for p, _ in edits], message)
-            if promotion.mode is WriteMode.PULL_REQUEST:
+            if target.mode is WriteMode.PULL_REQUEST:
                 return self._propose(job, repo, repository, token, title=subject, body=message)
             try:
                 commit = repo.push(trailers=job.trailers)
@@ -423,5 +432,54 @@ class GitOpsWriter:
                 revision=write.revision,
                 result="committed",
                 commit=commit,
-                message=f"Promoted to {promotion.path} in {commit[:12]} on {repository.branch}: {subject}",
+                message=f"Promoted to {place} in {commit[:12]} on {repository.branch}: {subject}",
             )
+
+
+def _environment_name(target: Promotion) -> str | None:
+    return target.name if isinstance(target, Environment) else None
+
+
+def _write_images(
+    root: Path, target: Promotion, images: Mapping[str, str]
+) -> tuple[list[tuple[Path, manifests.Edit]], int]:
+    """Write ``images`` (container -> reference) into the next environment's files: container images
+    and kustomization images of its manifests, its HelmReleases' inline values, and the values files
+    of their valuesFrom inside its path.  The files changed, and how many places hold the images."""
+    by_repository = {manifests.split_image(ref).repository: ref for ref in images.values()}
+    places = 0
+
+    def counted(edit: Callable[[str], manifests.Edit]) -> Callable[[str], manifests.Edit]:
+        def run(text: str) -> manifests.Edit:
+            nonlocal places
+            result = edit(text)
+            places += result.found
+            return result
+
+        return run
+
+    def manifest(text: str) -> manifests.Edit:
+        edit = manifests.set_images(text, by_repository)
+        if "HelmRelease" not in edit.text:
+            return edit
+        helm = helmvalues.set_release_images(edit.text, images, target.helm_values)
+        return manifests.Edit(helm.text, edit.changed + helm.changed, edit.found + helm.found)
+
+    def values(text: str) -> manifests.Edit:
+        return helmvalues.set_values_file_images(text, images, target.helm_values)
+
+    edits = manifests.edit_tree(root, target.path, counted(manifest))
+    base = root.resolve()
+    inside = (base / target.path).resolve()
+    for file in helmvalues.values_files(base):
+        if inside not in file.kustomization.parents:
+            continue  # another environment's generator
+        relative = str(file.path.relative_to(base)) if base in file.path.parents else str(file.path)
+        if file.path == inside or inside in file.path.parents:
+            edits += manifests.edit_tree(root, relative, counted(values))
+        elif base in file.path.parents and file.path.is_file() and values(file.path.read_text()).changed:
+            raise NeedsAttention(
+                f"The images sit in {relative} ({file.where}), outside {target.path}: changing it "
+                f"would change every environment that uses it; move the image keys into {target.path}"
+            )
+    return edits, places
