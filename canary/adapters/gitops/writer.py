@@ -332,7 +332,7 @@ class GitOpsWriter:
             ]
             if excluded:
                 body += ["", "Excluded from image automation:", *(f"  {e}" for e in excluded)]
-            return commit_message(subject, "\n".join(body), {**job.trailers, "Canary-Check": write.reason})
+            return commit_message(subject, "\n".join(body), _revert_trailers(job))
 
         try:
             repo.revert(commits, message, also=quarantine, only=spec.path)
@@ -373,7 +373,7 @@ class GitOpsWriter:
             f"Canary {job.namespace}/{job.name} rolled back revision {job.write.revision}: "
             f"{job.write.reason}\n\nThe revert conflicts with later changes on {spec.repository.branch}; "
             "resolve it in this pull request.",
-            {**job.trailers, "Canary-Check": job.write.reason},
+            _revert_trailers(job),
         )
         try:
             repo.revert(commits, body, only=spec.path)
@@ -434,6 +434,14 @@ class GitOpsWriter:
                 commit=commit,
                 message=f"Promoted to {place} in {commit[:12]} on {repository.branch}: {subject}",
             )
+
+
+def _revert_trailers(job: _Job) -> dict[str, str]:
+    """A revert's trailers: the failed check, and in a chain the environment reverted."""
+    trailers = {**job.trailers, "Canary-Check": job.write.reason}
+    if job.spec.environment is not None:
+        trailers["Canary-Environment"] = job.spec.environment
+    return trailers
 
 
 def _environment_name(target: Promotion) -> str | None:
