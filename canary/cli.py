@@ -9,7 +9,7 @@ from __future__ import annotations
 import platform
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 import yaml
@@ -17,6 +17,9 @@ import yaml
 from canary import __version__
 from canary.models.canary import MIN_INTERVAL_SECONDS, Provider
 from canary.models.crd import all_crds
+
+if TYPE_CHECKING:
+    from canary.core.observations import GitOutcome
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -254,3 +257,73 @@ def run(
     if gitops_workdir:
         settings = dataclasses.replace(settings, gitops_workdir=Path(gitops_workdir))
     run_controller(settings, kubeconfig=kubeconfig, liveness=liveness, metrics_address=metrics_address)
+
+
+_KUBECONFIG = click.option(
+    "--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file; default ~/.kube/config."
+)
+_NAMESPACE = click.option(
+    "--namespace", "-n", default="default", show_default=True, help="The Canary's namespace."
+)
+_AS = click.option(
+    "--as-name", "by", default=None, help="Who asks, for the Canary-By trailer; default the API user."
+)
+
+
+def _report(outcome: GitOutcome) -> None:
+    """Print a by-hand write's outcome; exit 1 unless it was done (or nothing was left to do)."""
+    if outcome.record is None:
+        raise click.ClickException(f"the Git write failed: {outcome.error}")
+    click.echo(outcome.record.message)
+    if outcome.record.result == "needsAttention":
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--env", default=None, help="The environment to promote into; default the next one of the chain."
+)
+@_NAMESPACE
+@_KUBECONFIG
+@_AS
+def promote(name: str, env: str | None, namespace: str, kubeconfig: str | None, by: str | None) -> None:
+    """Promote what Canary NAME's primary runs into the next environment (or --env), in Git.
+
+    What the environment chain does after a successful analysis, by hand: the images NAME's primary
+    runs (its last promoted release) are written into the environment's files, committed (or proposed)
+    with the trailers and a Canary-By trailer naming you.  Nothing in the cluster changes: the agent
+    applies the commit and that environment's own Canary analyses it.
+    """
+    from canary.operator import byhand  # noqa: PLC0415
+
+    try:
+        _report(byhand.promote(byhand.api_client(kubeconfig), byhand.Asked(namespace, name, env, by)))
+    except byhand.Refused as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.command()
+@click.argument("name")
+@click.option("--revision", required=True, help="A commit of the config repository.")
+@click.option("--env", default=None, help="The environment to release into; default Canary NAME's own.")
+@_NAMESPACE
+@_KUBECONFIG
+@_AS
+def release(
+    *, name: str, revision: str, env: str | None, namespace: str, kubeconfig: str | None, by: str | None
+) -> None:
+    """Release an environment's files as they were at --revision, in Git.
+
+    The environment's path (of Canary NAME's chain; default its own) becomes what it was at the
+    commit, any file type, in one commit (or pull request) with the trailers and a Canary-By trailer
+    naming you: a re-release of a known state, forward or back.  The agent applies it and the
+    environment's Canary analyses it like any release.
+    """
+    from canary.operator import byhand  # noqa: PLC0415
+
+    try:
+        asked = byhand.Asked(namespace, name, env, by)
+        _report(byhand.release(byhand.api_client(kubeconfig), asked, revision))
+    except byhand.Refused as e:
+        raise click.ClickException(str(e)) from None

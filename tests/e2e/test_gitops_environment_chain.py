@@ -13,6 +13,9 @@ controller) into one namespace, each with its own Canary naming its entry of the
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,3 +228,78 @@ def test_a_release_climbs_the_chain_and_a_failure_in_staging_reverts_only_stagin
         f"{namespace}/web-staging|promoted|staging|prod",
         f"{namespace}/web-dev|promoted|dev|staging",
     ]
+
+
+def cli(cluster: Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The canary command line as a person runs it, with the cluster's kubeconfig."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("canary")), *args, "-n", namespace],
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_by_hand_promote_and_release_write_what_the_chain_would_with_who_asked(
+    chain: Chain, namespace: str
+) -> None:
+    ci, cluster = chain.ci, chain.cluster
+    initial = ci.log()[0].split()[0]
+    user = cluster.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout.strip()
+    assert user
+
+    ci.commit(path("dev"), deployment("dev", "1.1.0"), "web 1.1.0 to dev")
+    chain.reconcile("dev")
+    to_staging = chain.write("dev", "promote")
+    assert to_staging["result"] == "committed", to_staging
+
+    # A hotfix skips staging: dev's promoted release goes to prod by hand.
+    done = cli(cluster, namespace, "promote", "web-dev", "--env", "prod")
+    assert done.returncode == 0, done.stderr
+    head = ci.log()[0].split()[0]
+    assert ci.read(path("prod")) == deployment("prod", "1.1.0")
+    assert ci.read(path("staging")) == deployment("staging", "1.1.0")
+    assert (trailer(ci, "Canary-Environment"), trailer(ci, "Canary-From-Environment")) == ("prod", "dev")
+    assert trailer(ci, "Canary-By") == user
+    assert trailer(ci, "Canary-Verdict") == "promoted"
+    body = git(ci.dir, "log", "-1", "--format=%b")
+    assert f"By hand: {user} ran canary promote web-dev --env prod" in body
+    assert "Promoted True (Succeeded)" in body
+    assert head[:12] in done.stdout
+
+    # Asked twice, written once.
+    again = cli(cluster, namespace, "promote", "web-dev", "--env", "prod")
+    assert again.returncode == 0, again.stderr
+    assert "made earlier" in again.stdout
+    assert ci.log()[0].split()[0] == head
+
+    # Backwards is not a promotion; an unknown environment is named.
+    back = cli(cluster, namespace, "promote", "web-prod", "--env", "dev")
+    assert back.returncode == 1
+    assert "is not after this Canary's environment (prod)" in back.stderr
+    unknown = cli(cluster, namespace, "promote", "web-dev", "--env", "qa")
+    assert unknown.returncode == 1
+    assert "qa: not an environment of the chain; its environments: dev, staging, prod" in unknown.stderr
+
+    # dev is released as at the first commit: Flux applies it, dev's canary analyses it and the
+    # chain carries it on to staging as it would any release.
+    released = cli(cluster, namespace, "release", "web-dev", "--env", "dev", "--revision", initial)
+    assert released.returncode == 0, released.stderr
+    assert ci.read(path("dev")) == deployment("dev", "1.0.0")
+    assert ci.read(path("prod")) == deployment("prod", "1.1.0")
+    assert (trailer(ci, "Canary-Verdict"), trailer(ci, "Canary-Release-Of")) == ("released", initial)
+    assert (trailer(ci, "Canary-Environment"), trailer(ci, "Canary-By")) == ("dev", user)
+    chain.reconcile("dev")
+    back_in_staging = chain.write("dev", "promote", after=to_staging["commit"])
+    assert back_in_staging["result"] == "committed", back_in_staging
+    assert ci.read(path("staging")) == deployment("staging", "1.0.0")
+    assert chain.image("web-dev-primary") == "ghcr.io/acme/web:1.0.0"
+
+    same = cli(cluster, namespace, "release", "web-dev", "--env", "dev", "--revision", initial)
+    assert same.returncode == 0, same.stderr
+    assert "already as at" in same.stdout
+    missing = cli(cluster, namespace, "release", "web-dev", "--revision", "0" * 40)
+    assert missing.returncode == 1
+    assert "is not a commit of main" in missing.stdout + missing.stderr

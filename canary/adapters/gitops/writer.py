@@ -40,7 +40,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,12 @@ class _Job:
     write: GitWrite
     #: monotonic time by which the whole write must be done
     deadline: float
+    #: a write asked for by hand: where it goes (else the spec's next environment)
+    target: Promotion | None = None
+    #: trailers that, with the usual ones, make the write's identity (searched before writing)
+    identity: Mapping[str, str] = field(default_factory=dict)
+    #: who asked for a write by hand (the Canary-By trailer)
+    by: str | None = None
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
@@ -118,10 +124,13 @@ class _Job:
             "Canary": f"{self.namespace}/{self.name}",
             "Canary-Revision": self.write.revision,
             "Canary-Verdict": VERDICT[self.write.kind],
+            **self.identity,
         }
 
     def branch(self) -> str:
         kind = "rollback" if self.write.kind is GitWriteKind.REVERT else "promote"
+        if self.by is not None:
+            kind += "-by-hand"
         return f"canary/{kind}/{self.namespace}/{self.name}-{self.write.revision[:16]}"
 
 
@@ -150,15 +159,55 @@ class GitOpsWriter:
         """Make ``write`` (or find it made) within ``write_deadline``; never raises for a failure of the
         remote or the forge."""
         job = _Job(namespace, name, spec, write, time.monotonic() + self.write_deadline)
+        return self._attempt(job, self._revert if write.kind is GitWriteKind.REVERT else self._promote)
+
+    def promote_by_hand(
+        self,
+        namespace: str,
+        name: str,
+        spec: GitOpsSpec,
+        *,
+        target: Promotion,
+        images: Mapping[str, str],
+        revision: str,
+        by: str,
+        evidence: str,
+    ) -> GitOutcome:
+        """``canary promote --env``: write ``images`` (what the Canary's primary runs, revision
+        ``revision``) into ``target``, as the chain would, with ``by`` in a Canary-By trailer.  The
+        same promotion already in Git (by hand or by the controller) is found, not written twice."""
+        write = GitWrite(kind=GitWriteKind.PROMOTE, revision=revision, images=dict(images), reason=evidence)
+        identity = {"Canary-Environment": _environment_name(target) or target.path}
+        job = _Job(namespace, name, spec, write, time.monotonic() + self.write_deadline, target, identity, by)
+        return self._attempt(job, self._promote)
+
+    def release_by_hand(
+        self, namespace: str, name: str, spec: GitOpsSpec, *, target: Promotion, commit: str, by: str
+    ) -> GitOutcome:
+        """``canary release --env --revision``: make ``target``'s path what it was at ``commit``
+        (any file type: the path's files are restored), as one commit (or pull request) carrying the
+        trailers, ``by`` in Canary-By."""
+        write = GitWrite(
+            kind=GitWriteKind.PROMOTE, revision=f"release-{commit[:16]}", git_revision=commit, reason=""
+        )
+        identity = {
+            "Canary-Verdict": "released",
+            "Canary-Environment": _environment_name(target) or target.path,
+        }
+        job = _Job(namespace, name, spec, write, time.monotonic() + self.write_deadline, target, identity, by)
+        return self._attempt(job, self._release)
+
+    def _attempt(self, job: _Job, run: Callable[[_Job], GitWriteRecord]) -> GitOutcome:
+        write = job.write
         try:
-            record = self._revert(job) if write.kind is GitWriteKind.REVERT else self._promote(job)
+            record = run(job)
         except NeedsAttention as e:
             record = GitWriteRecord(
                 kind=write.kind, revision=write.revision, result="needsAttention", message=str(e)
             )
         except (GitError, ForgeError, manifests.ManifestError, OSError) as e:
             return GitOutcome(error=str(e)[:1000])
-        log.info("Git %s of %s/%s: %s", write.kind.value, namespace, name, record.message)
+        log.info("Git %s of %s/%s: %s", write.kind.value, job.namespace, job.name, record.message)
         return GitOutcome(record)
 
     # ------------------------------------------------------------------------------ plumbing
@@ -384,7 +433,7 @@ class GitOpsWriter:
     # ------------------------------------------------------------------------------ promote
     def _promote(self, job: _Job) -> GitWriteRecord:
         spec, write = job.spec, job.write
-        target = spec.next_environment()
+        target = job.target or spec.next_environment()
         if target is None:
             raise NeedsAttention(
                 "spec.gitops has no next environment any more: the promotion was not written"
@@ -394,6 +443,8 @@ class GitOpsWriter:
         trailers = {**job.trailers, "Canary-Environment": env or target.path}
         if spec.environment is not None:
             trailers["Canary-From-Environment"] = spec.environment
+        if job.by is not None:
+            trailers["Canary-By"] = job.by
         with self._checkout(job, repository) as (repo, token):
             found = self._found(job, repo, repository.branch)
             if found is not None:
@@ -434,6 +485,52 @@ class GitOpsWriter:
                 commit=commit,
                 message=f"Promoted to {place} in {commit[:12]} on {repository.branch}: {subject}",
             )
+
+    # ------------------------------------------------------------------------------ release
+    def _release(self, job: _Job) -> GitWriteRecord:
+        target, write = job.target, job.write
+        if target is None or write.git_revision is None:
+            raise NeedsAttention("a release names an environment and a commit")
+        repository = target.repository or job.spec.repository
+        env = _environment_name(target)
+        place = f"{env} ({target.path})" if env else target.path
+        commit = write.git_revision
+        with self._checkout(job, repository) as (repo, token):
+            if not repo.exists(commit):
+                raise NeedsAttention(f"{commit} is not a commit of {repository.branch} of {repository.url}")
+            full = repo.git("rev-parse", f"{commit}^{{commit}}").stdout.strip()
+            if repo.git("cat-file", "-e", f"{full}:{target.path}", check=False).returncode != 0:
+                raise NeedsAttention(f"{target.path} does not exist at {full[:12]}: nothing to release")
+            repo.git("rm", "-r", "-q", "--ignore-unmatch", "--", target.path)
+            repo.git("checkout", full, "--", target.path)
+            changed = repo.git("diff", "--cached", "--name-only").stdout.split()
+            if not changed:
+                return GitWriteRecord(
+                    kind=write.kind,
+                    revision=write.revision,
+                    result="nothingToDo",
+                    message=f"{target.path} is already as at {full[:12]}",
+                )
+            subject = f"Release {target.path} as at {full[:12]} to {place}"
+            body = (
+                f"By hand: {job.by} released {target.path} as at {full[:12]} ({repo.subject(full)}) for "
+                f"canary {job.namespace}/{job.name}.\n\n" + "\n".join(f"  {c}" for c in changed)
+            )
+            trailers = {**job.trailers, "Canary-Release-Of": full}
+            if job.by is not None:
+                trailers["Canary-By"] = job.by
+            message = commit_message(subject, body, trailers)
+            repo.git("commit", "--quiet", "--no-verify", "-F", "-", input=message)
+            if target.mode is WriteMode.PULL_REQUEST:
+                return self._propose(job, repo, repository, token, title=subject, body=message)
+            pushed = repo.push()
+        return GitWriteRecord(
+            kind=write.kind,
+            revision=write.revision,
+            result="committed",
+            commit=pushed,
+            message=f"Committed {pushed[:12]} on {repository.branch}: {subject}",
+        )
 
 
 def _revert_trailers(job: _Job) -> dict[str, str]:
