@@ -9,7 +9,10 @@ what is at least as severe as its ``severity`` (``info``: everything, ``warn``: 
 ``error``: errors only; empty means ``info``, where Flagger's code matches nothing).
 
 A message names the canary, its target, the phase, the canary weight, what happened (the event's
-text), and for a failed check the check and the value it saw (from ``status.lastAnalysis``).
+text), and for a failed check the check and the value it saw (from ``status.lastAnalysis``).  A Git
+event's message (the revert or promotion committed, the pull request opened, a write that needs a
+person) also links the commit (its page on the forge, with ``spec.gitops.forge``, else its hash) or
+the pull request, and carries the evidence line the commit carries.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class Message:
     #: (check name, what it saw) of the failed checks behind this message, if any
     failed: tuple[tuple[str, str], ...] = ()
     cluster: str | None = None
+    #: the Git write a Git event is about: kind, result, commit, url, pullRequest, evidence (those known)
+    git: Mapping[str, str] | None = None
 
     def facts(self) -> list[tuple[str, str]]:
         out = [
@@ -59,6 +64,13 @@ class Message:
             ("Weight", f"{self.weight}%"),
         ]
         out += [(f"Failed check {name}", seen) for name, seen in self.failed]
+        git = self.git or {}
+        if "pullRequest" in git:
+            out.append(("Pull request", git["pullRequest"]))
+        elif "url" in git or "commit" in git:
+            out.append(("Commit", git.get("url") or git["commit"]))
+        if "evidence" in git:
+            out.append(("Evidence", git["evidence"]))
         if self.cluster:
             out.append(("Cluster", self.cluster))
         return out
@@ -126,6 +138,7 @@ def render(kind: str, message: Message, *, channel: str | None, username: str | 
         "failedChecks": [{"name": n, "seen": s} for n, s in message.failed],
         "timestamp": message.time.isoformat(),
         **({"cluster": message.cluster} if message.cluster else {}),
+        **({"git": dict(message.git)} if message.git else {}),
     }
 
 

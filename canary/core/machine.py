@@ -876,7 +876,7 @@ def _settle_git(t: _Tick) -> None:
     record = outcome.record
     if record is not None:
         reason, status, severity = _WRITTEN[record.result]
-        record = record.model_copy(update={"time": timestamp(t.now)})
+        record = record.model_copy(update={"time": timestamp(t.now), "evidence": pending.reason or None})
         t.set_gitops(pending=None, last_write=record)
         if record.kind is GitWriteKind.REVERT and record.result == "committed" and record.commit:
             # Our revert describes the promoted spec again: later reverts start after it.  (Not the

@@ -353,8 +353,12 @@ class GitWriteRecord(KubeModel):
     """The commit pushed (or, for a pull request, the head of its branch)."""
     pull_request: str | None = None
     """URL of the pull request."""
+    url: str | None = None
+    """Web page of the commit on the forge (with spec.gitops.forge)."""
     message: Annotated[str, Field(max_length=2048)] = ""
     """What was done, or what a person must do."""
+    evidence: Annotated[str, Field(max_length=2048)] | None = None
+    """Why: the failed check and what it saw, or the analysis that passed (also in the commit)."""
     time: str | None = None
     """When (RFC 3339)."""
 

@@ -157,6 +157,7 @@ class Notices:
             time=now,
             failed=failed,
             cluster=self.cluster,
+            git=_git_facts(status, event),
         )
         for entry in alerts:
             ns = entry.provider_ref.namespace or meta["namespace"]
@@ -196,3 +197,28 @@ class Notices:
                     f"Secret {namespace}/{secret_name} of AlertProvider {name} not found"
                 )
         return destination(provider.spec, secret)
+
+
+_GIT_REASONS = {
+    Reason.GIT_COMMITTED,
+    Reason.PULL_REQUEST_OPENED,
+    Reason.GIT_NEEDS_ATTENTION,
+    Reason.GIT_UP_TO_DATE,
+}
+
+
+def _git_facts(status: CanaryStatus, event: RecordEvent) -> dict[str, str] | None:
+    """What a Git event's notification links: the write just recorded in ``status``."""
+    write = status.gitops.last_write if status.gitops is not None else None
+    if event.reason not in _GIT_REASONS or write is None:
+        return None
+    facts = {"kind": write.kind.value, "result": write.result}
+    for key, value in (
+        ("commit", write.commit),
+        ("url", write.url),
+        ("pullRequest", write.pull_request),
+        ("evidence", write.evidence),
+    ):
+        if value:
+            facts[key] = value
+    return facts

@@ -9,7 +9,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from canary.adapters.gitops.forge import ForgeError, GitHubForge, GitLabForge, forge_for, project_of
+from canary.adapters.gitops.forge import (
+    ForgeError,
+    GitHubForge,
+    GitLabForge,
+    commit_url,
+    forge_for,
+    project_of,
+)
 from controlplane.forge import FakeForge
 
 TOKEN = "ghp_s3cret-token-value"
@@ -130,3 +137,43 @@ def test_an_unknown_forge_or_project_is_named() -> None:
         forge_for("bitbucket", None, "https://x/a/b.git", TOKEN)
     with pytest.raises(ForgeError, match=r"forge\.project"):
         forge_for("github", None, "/srv/git/config.git", TOKEN)
+
+
+@pytest.mark.parametrize(
+    ("kind", "api", "url", "project", "page"),
+    [
+        (
+            "github",
+            None,
+            "https://github.com/acme/config.git",
+            None,
+            "https://github.com/acme/config/commit/abc",
+        ),
+        (
+            "github",
+            "https://ghe.acme/api/v3",
+            "git@ghe.acme:acme/config.git",
+            None,
+            "https://ghe.acme/acme/config/commit/abc",
+        ),
+        (
+            "gitlab",
+            None,
+            "https://gitlab.com/acme/apps/config.git",
+            None,
+            "https://gitlab.com/acme/apps/config/-/commit/abc",
+        ),
+        (
+            "gitlab",
+            "https://git.acme/api/v4",
+            "http://127.0.0.1/config.git",
+            "ops/config",
+            "https://git.acme/ops/config/-/commit/abc",
+        ),
+        ("github", None, "http://127.0.0.1/config.git", None, None),  # no project to tell
+    ],
+)
+def test_the_commit_page_comes_from_the_forge_settings(
+    kind: str, api: str | None, url: str, project: str | None, page: str | None
+) -> None:
+    assert commit_url(kind, api, url, "abc", project) == page

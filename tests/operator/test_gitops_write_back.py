@@ -59,20 +59,28 @@ def ci(git_remote: str, tmp_path: Path) -> Person:
     return person
 
 
-def web_canary(git_remote: str, hooks: HookServer) -> dict[str, Any]:
+def web_canary(git_remote: str, hooks: HookServer, **extra: Any) -> dict[str, Any]:
+    analysis = extra.pop("analysis", {})
     return canary(
         "web",
         {
             "iterations": 3,
             "threshold": 1,
             "webhooks": [{"name": "smoke", "type": "rollout", "url": f"{hooks.url}/smoke", "timeout": "5s"}],
+            **analysis,
         },
         gitops={
             "repository": {"url": git_remote, "author": {"name": "canary-bot", "email": "bot@acme.example"}},
             "path": "apps/web/staging",
             "revisionFrom": "annotation",
+            **extra,
         },
     )
+
+
+#: a GitHub Enterprise whose API is never called here (the revert is a commit, not a pull request):
+#: it only tells the notification where the commit's page is
+FORGE = {"provider": "github", "apiURL": "http://127.0.0.1:9/api/v3", "project": "acme/config"}
 
 
 def reverts(ci: Person) -> list[str]:
@@ -83,9 +91,17 @@ def test_a_rollback_is_reverted_in_git_and_the_applied_revert_starts_no_analysis
     cluster: Cluster, namespace: str, controller: Controller, hooks: HookServer, ci: Person, git_remote: str
 ) -> None:
     hooks.answer("/smoke", 500, "smoke test: 12 of 40 requests failed")
+    hooks.answer("/slack", 200, "ok")
     agent = Agent(cluster, namespace, ci)
     promoted = agent.sync()
-    apply(cluster, namespace, web_canary(git_remote, hooks))
+    slack = {
+        "apiVersion": "canary.dev/v1alpha1",
+        "kind": "AlertProvider",
+        "metadata": {"name": "slack"},
+        "spec": {"type": "slack", "address": f"{hooks.url}/slack"},
+    }
+    alerts = {"alerts": [{"name": "team", "providerRef": {"name": "slack"}}]}
+    apply(cluster, namespace, slack, web_canary(git_remote, hooks, forge=FORGE, analysis=alerts))
     wait_for_phase(cluster, namespace, "web", "Initialized")
     assert get_canary(cluster, namespace, "web")["status"]["gitops"]["promotedRevision"] == promoted
 
@@ -112,6 +128,17 @@ def test_a_rollback_is_reverted_in_git_and_the_applied_revert_starts_no_analysis
     assert "GitCommitted" in reasons
     conditions = {c["type"]: c for c in get_canary(cluster, namespace, "web")["status"]["conditions"]}
     assert (conditions["GitOps"]["status"], conditions["GitOps"]["reason"]) == ("True", "GitCommitted")
+    # The team sees the revert in chat: its commit's page on the forge and the evidence.
+    url = f"http://127.0.0.1:9/acme/config/commit/{head}"
+    assert write["url"] == url
+    assert "smoke test: 12 of 40 requests failed" in write["evidence"]
+    note = hooks.wait_until(
+        "/slack", lambda c: c.body["attachments"][0]["title"] == f"web.{namespace}: GitCommitted"
+    ).body["attachments"][0]
+    fields = {f["title"]: f["value"] for f in note["fields"]}
+    assert fields["Commit"] == url
+    assert "smoke test: 12 of 40 requests failed" in fields["Evidence"]
+    assert note["text"].startswith("Reverted 1 commit to apps/web/staging")
 
     # The agent applies the revert: the target equals the promoted spec again.
     reverted = agent.sync()

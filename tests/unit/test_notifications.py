@@ -5,6 +5,7 @@ POST to a receiver on 127.0.0.1 that never shows the address in a failure."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -91,3 +92,27 @@ def test_address_and_token_from_a_secret_and_a_real_post(receiver: HookServer) -
     assert failure == "slack: HTTP 404"
     with pytest.raises(ProviderUnavailable, match="no address"):
         destination(spec, {"data": {}})
+
+
+def test_a_git_event_links_the_commit_or_pull_request_and_carries_the_evidence() -> None:
+    git = {
+        "kind": "revert",
+        "result": "committed",
+        "commit": "d50ecf0",
+        "url": "https://github.com/acme/config/commit/d50ecf0",
+        "evidence": "smoke: rollout webhook failed: HTTP 500",
+    }
+    message = dataclasses.replace(MESSAGE, reason="GitCommitted", git=git)
+    facts = dict(message.facts())
+    assert facts["Commit"] == "https://github.com/acme/config/commit/d50ecf0"
+    assert facts["Evidence"] == "smoke: rollout webhook failed: HTTP 500"
+    assert render("webhook", message, channel=None, username=None)["git"] == git
+    proposed = dataclasses.replace(
+        message,
+        git={"kind": "revert", "result": "pullRequest", "pullRequest": "https://x/pull/7", "commit": "a"},
+    )
+    assert dict(proposed.facts())["Pull request"] == "https://x/pull/7"
+    assert "Commit" not in dict(proposed.facts())
+    bare = dataclasses.replace(message, git={"kind": "promote", "result": "committed", "commit": "abc123"})
+    assert dict(bare.facts())["Commit"] == "abc123"  # no forge: the hash
+    assert "git" not in render("webhook", MESSAGE, channel=None, username=None)

@@ -57,6 +57,23 @@ def project_of(repository_url: str) -> str:
     return path
 
 
+def commit_url(
+    kind: str, api_url: str | None, repository_url: str, commit: str, project: str | None = None
+) -> str | None:
+    """The web page of ``commit`` on the forge (what a person opens from a notification): the web
+    host is the API's (api.github.com is github.com; an Enterprise or self-hosted API's /api/v3 or
+    /api/v4 is dropped).  None when the project cannot be told."""
+    if kind not in DEFAULT_API:
+        return None
+    api = (api_url or DEFAULT_API[kind]).rstrip("/")
+    web = re.sub(r"/api/v[34]$", "", api).replace("://api.github.com", "://github.com")
+    try:
+        name = project or project_of(repository_url)
+    except ValueError:
+        return None
+    return f"{web}/{name}/commit/{commit}" if kind == "github" else f"{web}/{name}/-/commit/{commit}"
+
+
 class _Client:
     name = "forge"
 

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from canary.adapters.gitops import helmvalues, manifests
-from canary.adapters.gitops.forge import Forge, ForgeError, forge_for
+from canary.adapters.gitops.forge import Forge, ForgeError, commit_url, forge_for
 from canary.adapters.gitops.repository import (
     AlreadyWritten,
     Author,
@@ -208,6 +208,14 @@ class GitOpsWriter:
         except (GitError, ForgeError, manifests.ManifestError, OSError) as e:
             return GitOutcome(error=str(e)[:1000])
         log.info("Git %s of %s/%s: %s", write.kind.value, job.namespace, job.name, record.message)
+        forge = job.spec.forge
+        if record.result == "committed" and record.commit and forge is not None:
+            target = job.target or job.spec.next_environment()
+            repository = job.spec.repository
+            if write.kind is GitWriteKind.PROMOTE and target is not None and target.repository is not None:
+                repository = target.repository
+            url = commit_url(forge.provider, forge.api_url, repository.url, record.commit, forge.project)
+            record = record.model_copy(update={"url": url})
         return GitOutcome(record)
 
     # ------------------------------------------------------------------------------ plumbing
