@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +93,6 @@ class Chain:
             return w if w and w["kind"] == kind and w.get("commit") != after else None
 
         return wait_for(f"{env}'s {kind} commit", done)
-
-
-@pytest.fixture
-def hooks() -> Iterator[HookServer]:
-    server = HookServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ failure of a faulty image is covered by tests/operator/test_analysis_rollouts.py
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +77,6 @@ class Stage:
 
     def status(self) -> dict[str, Any]:
         return dict(get_canary(self.cluster, self.namespace, "web").get("status", {}))
-
-
-@pytest.fixture
-def hooks() -> Iterator[HookServer]:
-    server = HookServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from kubernetes import client, watch
 
+from controlplane.hooks import HookServer
 from controlplane.localcluster import terminate
 from tests.conftest import Cluster
 
@@ -72,6 +73,14 @@ class Controller:
         self.proc.kill()
         self.proc.wait()
         self.proc = None
+
+
+@pytest.fixture
+def hooks() -> Iterator[HookServer]:
+    """An HTTP server on 127.0.0.1 answering webhooks (and recording them) as each test sets it."""
+    server = HookServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture

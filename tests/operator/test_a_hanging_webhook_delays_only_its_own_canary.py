@@ -6,23 +6,13 @@ hanging canary would make a call for every one of its ticks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from controlplane.hooks import HookServer
 from tests.conftest import Cluster
 from tests.operator.conftest import Controller, apply, canary, deployment, set_image, wait_for_phase
 
 HANGING = ("slow-a", "slow-b", "slow-c")
-
-
-@pytest.fixture
-def hooks() -> Iterator[HookServer]:
-    server = HookServer()
-    yield server
-    server.close()
 
 
 def spec(name: str, url: str) -> dict[str, object]:

@@ -12,7 +12,6 @@ repository's HEAD, stamping the commit in the ``canary.dev/git-revision`` annota
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +40,6 @@ class Agent:
         body["metadata"].setdefault("annotations", {})["canary.dev/git-revision"] = head
         apply(self.cluster, self.namespace, body)
         return head
-
-
-@pytest.fixture
-def hooks() -> Iterator[HookServer]:
-    server = HookServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -45,13 +45,6 @@ def knative(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Itera
     serving.stop()
 
 
-@pytest.fixture
-def hooks() -> Iterator[HookServer]:
-    server = HookServer()
-    yield server
-    server.close()
-
-
 def knative_service(name: str, image: str) -> dict[str, Any]:
     return {
         "apiVersion": "serving.knative.dev/v1",

@@ -7,10 +7,7 @@ event receiver delaying the rollout."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from controlplane.hooks import HookServer
 from tests.conftest import Cluster
@@ -26,13 +23,6 @@ from tests.operator.conftest import (
     wait_for_phase,
     wait_for_weight,
 )
-
-
-@pytest.fixture
-def hooks() -> Iterator[HookServer]:
-    server = HookServer()
-    yield server
-    server.close()
 
 
 def webhook(server: HookServer, kind: str, **fields: Any) -> dict[str, Any]:
