@@ -473,7 +473,7 @@ class GitOpsWriter:
                     message=f"{target.path} already runs {shown}",
                 )
             changes = [c for _, e in edits for c in e.changed]
-            place = f"{env} ({target.path})" if env else target.path
+            place = _place(target)
             subject = f"Promote {job.namespace}/{job.name} to {place}: {shown}"
             body = f"{write.reason}\n\n" + "\n".join(f"  {c}" for c in changes)
             message = commit_message(subject, body, trailers)
@@ -500,8 +500,7 @@ class GitOpsWriter:
         if target is None or write.git_revision is None:
             raise NeedsAttention("a release names an environment and a commit")
         repository = target.repository or job.spec.repository
-        env = _environment_name(target)
-        place = f"{env} ({target.path})" if env else target.path
+        place = _place(target)
         commit = write.git_revision
         with self._checkout(job, repository) as (repo, token):
             if not repo.exists(commit):
@@ -528,7 +527,7 @@ class GitOpsWriter:
             if job.by is not None:
                 trailers["Canary-By"] = job.by
             message = commit_message(subject, body, trailers)
-            repo.git("commit", "--quiet", "--no-verify", "-F", "-", input=message)
+            repo.commit([], message)  # what checkout staged
             if target.mode is WriteMode.PULL_REQUEST:
                 return self._propose(job, repo, repository, token, title=subject, body=message)
             pushed = repo.push()
@@ -551,6 +550,12 @@ def _revert_trailers(job: _Job) -> dict[str, str]:
 
 def _environment_name(target: Promotion) -> str | None:
     return target.name if isinstance(target, Environment) else None
+
+
+def _place(target: Promotion) -> str:
+    """How a commit's subject names the environment: "staging (apps/web/staging)", or the path."""
+    env = _environment_name(target)
+    return f"{env} ({target.path})" if env else target.path
 
 
 def _write_images(
