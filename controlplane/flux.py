@@ -18,29 +18,16 @@ Standard library only (like ``localcluster``), so it runs before the project's d
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
-from controlplane.localcluster import (
-    ClusterError,
-    ProcessRecord,
-    _alive,
-    _pid_runs,
-    _tail,
-    free_port,
-    http_ok,
-    kubectl,
-    kubectl_path,
-    wait_for_crds,
-)
+from controlplane.localcluster import ClusterError, free_port, http_ok, kubectl, kubectl_path, wait_for_crds
+from controlplane.supervisor import Supervisor
 
 HERE = Path(__file__).resolve().parent
 CONTROLLERS = ("source-controller", "kustomize-controller")
@@ -66,24 +53,17 @@ def flux_dir() -> Path:
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
-@dataclass
-class FluxState:
-    workdir: str
-    storage: str
-    processes: list[ProcessRecord] = field(default_factory=list)
-
-
 class LocalFlux:
     def __init__(self, workdir: Path, kubeconfig: Path, *, helm: bool = False) -> None:
         """``helm``: run helm-controller too (HelmReleases), built by build-helm-controller.sh."""
         self.workdir, self.kubeconfig, self.helm = workdir, kubeconfig, helm
-        self.state_file = workdir / "flux-state.json"
-        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self.processes = Supervisor(workdir, workdir / "flux-state.json")
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         return kubectl(self.kubeconfig, *args, input=input)
 
-    def start(self, timeout: float = 120.0) -> FluxState:
+    def start(self, timeout: float = 120.0) -> dict[str, object]:
+        """Start the controllers; what flux-state.json records (the artifact storage address, the PIDs)."""
         cache = flux_dir()
         binaries = {name: cache / "bin" / name for name in CONTROLLERS}
         crds = ["-f", str(cache / "crds")]
@@ -92,19 +72,19 @@ class LocalFlux:
             binaries["helm-controller"] = helm / "bin" / "helm-controller"
             crds += ["-f", str(helm / "crds")]
         self.workdir.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "logs").mkdir(exist_ok=True)
         self.kubectl("apply", "--server-side", "--force-conflicts", *crds)
         wait_for_crds([kubectl_path(), f"--kubeconfig={self.kubeconfig}"], *crds)
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}
         self.kubectl("apply", "-f", "-", input=json.dumps(namespace))
-        storage_port = free_port()
-        state = FluxState(str(self.workdir), f"127.0.0.1:{storage_port}")
-        health: dict[str, int] = {}
+        storage = f"127.0.0.1:{free_port()}"
+        self.processes.extra["storage"] = storage
+        env = {"KUBECONFIG": str(self.kubeconfig), "RUNTIME_NAMESPACE": "flux-system"}
+        started = []
         for name, exe in binaries.items():
-            health[name] = free_port()
+            health = free_port()
             args = [
                 f"--metrics-addr=127.0.0.1:{free_port()}",
-                f"--health-addr=127.0.0.1:{health[name]}",
+                f"--health-addr=127.0.0.1:{health}",
                 "--enable-leader-election=false",
                 "--watch-all-namespaces=true",
                 "--log-level=info",
@@ -113,47 +93,14 @@ class LocalFlux:
                 (self.workdir / "storage").mkdir(exist_ok=True)
                 args += [
                     f"--storage-path={self.workdir / 'storage'}",
-                    f"--storage-addr={state.storage}",
-                    f"--storage-adv-addr={state.storage}",
+                    f"--storage-addr={storage}",
+                    f"--storage-adv-addr={storage}",
                 ]
-            state.processes.append(self._spawn(exe, args))
-            self._save(state)
+            started.append((self.processes.spawn(exe, args, env), health))
         deadline = time.monotonic() + timeout
-        for name in binaries:
-            self._wait_healthy(state, name, health[name], deadline)
-        return state
-
-    def _spawn(self, exe: Path, args: list[str]) -> ProcessRecord:
-        log = self.workdir / "logs" / f"{exe.name}.log"
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "RUNTIME_NAMESPACE": "flux-system"}
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(
-                [str(exe), *args],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                env=env,
-            )
-        self._children[proc.pid] = proc
-        return ProcessRecord(exe.name, proc.pid, str(exe.resolve()), str(log))
-
-    def _save(self, state: FluxState) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(state), indent=2))
-        tmp.replace(self.state_file)
-
-    def _wait_healthy(self, state: FluxState, name: str, port: int, deadline: float) -> None:
-        record = next(p for p in state.processes if p.name == name)
-        while time.monotonic() < deadline:
-            if not _pid_runs(record.pid, record.exe):
-                raise ClusterError(
-                    f"{name} exited while starting; last lines of {record.log}:\n{_tail(record.log)}"
-                )
-            if http_ok(f"http://127.0.0.1:{port}/readyz"):
-                return
-            time.sleep(0.2)
-        raise ClusterError(f"timed out waiting for {name} to be ready\n{_tail(record.log, 10)}")
+        for record, health in started:
+            self.processes.wait_ready(record, partial(http_ok, f"http://127.0.0.1:{health}/readyz"), deadline)
+        return json.loads(self.processes.state_file.read_text())  # type: ignore[no-any-return]
 
     def reconcile(self, kind: str, namespace: str, name: str) -> None:
         """Ask for an immediate reconciliation, as ``flux reconcile`` does."""
@@ -164,34 +111,7 @@ class LocalFlux:
 
     def stop(self, grace: float = 15.0) -> None:
         """Stop the processes recorded in flux-state.json, and only those."""
-        if not self.state_file.is_file():
-            return
-        raw = json.loads(self.state_file.read_text())
-        for p in reversed([ProcessRecord(**p) for p in raw.get("processes", [])]):
-            if not _pid_runs(p.pid, p.exe):
-                self._reap(p.pid)
-                continue
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p.pid, signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            while _alive(p.pid) and time.monotonic() < deadline:
-                self._reap(p.pid)
-                time.sleep(0.05)
-            if _alive(p.pid) and _pid_runs(p.pid, p.exe):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(p.pid, signal.SIGKILL)
-            self._reap(p.pid)
-        self.state_file.unlink(missing_ok=True)
-
-    def _reap(self, pid: int) -> None:
-        child = self._children.get(pid)
-        if child is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=1)
-                del self._children[pid]  # only once it has exited: a dropped Popen of a live child warns
-        else:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
+        self.processes.stop(grace)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.kubeconfig is None:
         parser.error("up needs --kubeconfig")
     state = LocalFlux(args.dir, args.kubeconfig).start()
-    print(json.dumps(asdict(state), indent=2))
+    print(json.dumps(state, indent=2))
     return 0
 
 
