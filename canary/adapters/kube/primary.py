@@ -4,8 +4,12 @@ Who calls this: ``adapters.kube.client`` when it creates or promotes the primary
 dicts out.  Rewrites: the selector label's value gets ``-primary`` (so primary and canary Pods are
 told apart), ConfigMap/Secret references point at ``-primary`` copies (so a config change reaches
 the primary only on promotion), and affinity/topology selectors follow the label.  Labels and
-annotations by which a GitOps agent recognises its objects are dropped from the copies: Flux or
-Argo CD would otherwise adopt the primary, report drift, or prune it.
+annotations by which a GitOps agent recognises its objects are dropped from the copies' own metadata
+(not from the pod template): Flux or Argo CD would otherwise adopt the primary, report drift, or prune
+it.  That includes ``app.kubernetes.io/instance``, Argo CD's label tracking (with it, Argo CD counts
+the primary as part of the Application, keeps it OutOfSync and, with prune, deletes it; seen with
+real Argo CD); so a Helm chart's release label of that name is not on the copies either (their Pods
+keep it).
 
 The target's autoscaler (a HorizontalPodAutoscaler or a KEDA ScaledObject) is cloned the same way,
 aimed at the primary.  A ScaledObject of the target is paused while the target is parked at zero
@@ -19,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from canary.adapters.kube.revision import config_refs
+from canary.models.gitops import ARGOCD_INSTANCE_LABEL
 
 #: Labels tried, in order, to tell the target's Pods apart (Flagger's -selector-labels default).
 SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
@@ -27,6 +32,7 @@ CANARY_LABEL = "canary.dev/canary"
 REVISION_ANNOTATION = "canary.dev/revision"
 ORIGINAL_SELECTOR_ANNOTATION = "canary.dev/original-selector"
 _GITOPS_MARKERS = ("toolkit.fluxcd.io", "argocd.argoproj.io")
+_GITOPS_LABELS = (ARGOCD_INSTANCE_LABEL,)
 _DROPPED_ANNOTATIONS = (
     "kubectl.kubernetes.io/last-applied-configuration",
     "deployment.kubernetes.io/revision",
@@ -53,7 +59,8 @@ def selector_label(target: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-def _clean(meta: dict[str, str] | None, drop: tuple[str, ...] = ()) -> dict[str, str]:
+def _clean(meta: dict[str, str] | None, drop: tuple[str, ...] = _GITOPS_LABELS) -> dict[str, str]:
+    """Labels (or, with ``drop`` naming annotations, annotations) less those of the GitOps agents."""
     return {
         k: v for k, v in (meta or {}).items() if not any(m in k for m in _GITOPS_MARKERS) and k not in drop
     }
