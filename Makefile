@@ -26,12 +26,13 @@ $(STAMP): pyproject.toml
 
 venv: deps $(STAMP)  ## create .venv with the package (editable) and the dev group
 
-controlplane: deps  ## build etcd, kube-* and kwok, Flux (helm-controller too), Traefik and Knative Serving, and fetch the upstream CRDs, into the cache (once per version)
+controlplane: deps  ## build etcd, kube-* and kwok, Flux (helm-controller too), Traefik, Knative Serving and Argo CD, and fetch the upstream CRDs, into the cache (once per version)
 	@controlplane/build.sh >/dev/null
 	@controlplane/build-flux.sh >/dev/null
 	@controlplane/build-helm-controller.sh >/dev/null
 	@controlplane/build-traefik.sh >/dev/null
 	@controlplane/build-knative.sh >/dev/null
+	@controlplane/build-argocd.sh >/dev/null
 	@controlplane/build-crds.sh >/dev/null
 
 demo: venv controlplane  ## the main job: a release promoted and a faulty one reverted, in Git, with Flux

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install (or check) the system packages the project needs: the test fixtures' Prometheus and git, openssl
+# Install (or check) the system packages the project needs: the test fixtures' Prometheus, git and Redis, openssl
 # for the control plane's keys, ip and unshare for the suite's network namespace, a Python >= 3.11
 # with venv, and Go for building the control plane.
 # Installs missing Debian packages with apt-get (running `apt-get update` first); fails naming what is
@@ -12,6 +12,8 @@ die() { echo "deps: $*" >&2; exit 1; }
 missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v git >/dev/null 2>&1 || missing+=(git)
+# Argo CD's cache (controlplane/argocd.py starts its own, on a free loopback port).
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v make >/dev/null 2>&1 || missing+=(make)
 # The suite runs in a private network namespace (controlplane/netns.sh) where Pod IPs can be bound.
@@ -35,7 +37,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq || die "apt-get update failed: cannot reach the Debian package mirror"
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed"
-  # Debian's prometheus package ships a service; we never use it (tests start their own on free ports).
+  # Debian's prometheus and redis-server packages ship services; we never use them (tests start their own
+  # on free ports).
 fi
 
 command -v go >/dev/null 2>&1 \

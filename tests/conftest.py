@@ -23,6 +23,7 @@ import pytest
 from kubernetes import client, config
 
 from controlplane import crds as upstream_crds
+from controlplane.argocd import LocalArgoCD
 from controlplane.flux import LocalFlux
 from controlplane.gitserver import GitHTTPServer
 from controlplane.localcluster import LocalCluster, scratch_dir, wait_for_crds
@@ -135,6 +136,21 @@ def flux(cluster: Cluster) -> Iterator[LocalFlux]:
     """Real Flux (source-, kustomize- and helm-controller) against the session's cluster."""
     workdir = scratch_dir("canary-test-flux-")
     local = LocalFlux(workdir, cluster.kubeconfig, helm=True)
+    try:
+        local.start()
+        yield local
+    finally:
+        local.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def argocd(cluster: Cluster) -> Iterator[LocalArgoCD]:
+    """Real Argo CD (application-controller, repo-server and their Redis) against the session's cluster;
+    Applications live in its namespace ``argocd``.  Per module: its controller watches every kind in
+    the cluster, so it runs only while the tests that use it do (it starts in about 6 s)."""
+    workdir = scratch_dir("canary-test-argocd-")
+    local = LocalArgoCD(workdir, cluster.kubeconfig)
     try:
         local.start()
         yield local
