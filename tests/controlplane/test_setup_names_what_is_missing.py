@@ -60,9 +60,8 @@ def test_build_with_an_unreachable_module_proxy_names_the_proxy(tmp_path: Path) 
 
 def test_deps_names_missing_debian_packages_when_it_cannot_install(tmp_path: Path) -> None:
     # Everything deps.sh looks for except prometheus, and an `id` that says we are not root.
-    path = bin_dir_with(
-        tmp_path, "bash", "dirname", "git", "openssl", "make", "ip", "unshare", "go", "python3"
-    )
+    tools = ("bash", "dirname", "git", "redis-server", "openssl", "make", "ip", "unshare", "go", "python3")
+    path = bin_dir_with(tmp_path, *tools)
     (path / "id").write_text("#!/bin/sh\necho 1000\n")
     (path / "id").chmod(0o755)
     result = run("deps.sh", {"PATH": str(path), "HOME": str(tmp_path)})
