@@ -279,28 +279,145 @@ def _report(outcome: GitOutcome) -> None:
         raise SystemExit(1)
 
 
+_WAIT = click.option(
+    "--timeout", default=30.0, show_default=True, help="Seconds to wait for the controller's answer."
+)
+
+
+def _ask(
+    action: str,
+    name: str,
+    *,
+    namespace: str,
+    kubeconfig: str | None,
+    by: str | None,
+    timeout: float,
+    full: bool,
+) -> None:
+    """Ask the controller; print its answer; exit 0 when done, 1 when refused, 2 without an answer."""
+    from canary.models.requests import RequestAction  # noqa: PLC0415
+    from canary.operator import asking, byhand  # noqa: PLC0415
+
+    try:
+        answer = asking.ask(
+            byhand.api_client(kubeconfig),
+            namespace,
+            name,
+            RequestAction(action),
+            full=full,
+            by=by,
+            timeout=timeout,
+        )
+    except byhand.Refused as e:
+        raise click.ClickException(str(e)) from None
+    except asking.NoAnswer as e:
+        click.echo(f"Error: {e}", err=True)
+        raise SystemExit(2) from None
+    if not answer.accepted:
+        click.echo(f"{name}: {answer.action} refused: {answer.message}", err=True)
+        raise SystemExit(1)
+    click.echo(f"{name}: {answer.action}: {answer.message}")
+
+
 @main.command()
 @click.argument("name")
+@click.option("--watch", "-w", "follow", is_flag=True, help="Follow the rollout until there is a verdict.")
 @click.option(
-    "--env", default=None, help="The environment to promote into; default the next one of the chain."
+    "--timeout", default=0.0, show_default=True, help="With --watch: give up after N seconds (0: never)."
+)
+@_NAMESPACE
+@_KUBECONFIG
+def status(*, name: str, follow: bool, timeout: float, namespace: str, kubeconfig: str | None) -> None:
+    """Say how Canary NAME's rollout of the target's current revision went, as an exit code.
+
+    0 promoted (Succeeded, or Initialized), 1 failed or rolled back, 2 no verdict yet (in progress, or
+    not within --timeout), 3 invalid (the spec, a missing kind, or RBAC: waiting will not help).  The
+    phase counts only once the controller has seen the target as it is now, so a pipeline that has
+    just changed the Deployment never reads the previous revision's verdict as this one's.
+    """
+    from canary.operator import byhand, rollout_status  # noqa: PLC0415
+
+    api = byhand.api_client(kubeconfig)
+    try:
+        code = rollout_status.status(api, namespace, name, follow=follow, timeout=timeout, echo=click.echo)
+    except rollout_status.NotFound as e:
+        raise click.ClickException(str(e)) from None
+    raise SystemExit(code)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--full", is_flag=True, help="Skip the remaining steps and the analysis: promote now.")
+@click.option(
+    "--env",
+    default=None,
+    help="Promote in Git instead: what NAME's primary runs, into this environment of its chain.",
 )
 @_NAMESPACE
 @_KUBECONFIG
 @_AS
-def promote(name: str, env: str | None, namespace: str, kubeconfig: str | None, by: str | None) -> None:
-    """Promote what Canary NAME's primary runs into the next environment (or --env), in Git.
+@_WAIT
+def promote(
+    *,
+    name: str,
+    full: bool,
+    env: str | None,
+    namespace: str,
+    kubeconfig: str | None,
+    by: str | None,
+    timeout: float,
+) -> None:
+    """Promote Canary NAME's rollout: the next step now (--full: all the way, now).
 
-    What the environment chain does after a successful analysis, by hand: the images NAME's primary
-    runs (its last promoted release) are written into the environment's files, committed (or proposed)
-    with the trailers and a Canary-By trailer naming you.  Nothing in the cluster changes: the agent
-    applies the commit and that environment's own Canary analyses it.
+    Without --env: the controller moves the rollout on without waiting for the analysis: the next
+    weight step (or iteration), or the promotion when it is at the last one, waiting for approval to
+    promote, or with --full; waiting for approval to start, it starts.  Refused (exit 1) when the
+    phase has nothing to promote.
+
+    With --env ENV (an environment chain in spec.gitops): the images NAME's primary runs (its last
+    promoted release) are written into ENV's files in Git, committed (or proposed) with the trailers and
+    a Canary-By trailer naming you.  Nothing in the cluster changes: the agent applies the commit and
+    that environment's own Canary analyses it.
     """
+    if env is None:
+        _ask("promote", name, namespace=namespace, kubeconfig=kubeconfig, by=by, timeout=timeout, full=full)
+        return
+    if full:
+        raise click.UsageError("--full is for the rollout; --env promotes in Git")
     from canary.operator import byhand  # noqa: PLC0415
 
     try:
         _report(byhand.promote(byhand.api_client(kubeconfig), byhand.Asked(namespace, name, env, by)))
     except byhand.Refused as e:
         raise click.ClickException(str(e)) from None
+
+
+def _request_command(action: str, summary: str) -> None:
+    @main.command(name=action, help=summary)
+    @click.argument("name")
+    @_NAMESPACE
+    @_KUBECONFIG
+    @_AS
+    @_WAIT
+    def command(*, name: str, namespace: str, kubeconfig: str | None, by: str | None, timeout: float) -> None:
+        _ask(action, name, namespace=namespace, kubeconfig=kubeconfig, by=by, timeout=timeout, full=False)
+
+
+_request_command(
+    "abort",
+    "Abort Canary NAME's rollout: all traffic back on the primary, the revision Failed (and, with "
+    "spec.gitops, reverted in Git), until the target changes or `canary retry`.",
+)
+_request_command(
+    "retry",
+    "Run Canary NAME's failed revision again from the first step (refused when spec.gitops reverts "
+    "failures: Git no longer describes it).",
+)
+_request_command(
+    "pause",
+    "Suspend Canary NAME (spec.suspend: true): no step, check or promotion until `canary resume`.",
+)
+_request_command("resume", "Resume a suspended Canary NAME (spec.suspend: false).")
 
 
 @main.command()

@@ -64,6 +64,9 @@ class Reason(StrEnum):
     GIT_NEEDS_ATTENTION = "GitNeedsAttention"
     GIT_WRITE_FAILED = "GitWriteFailed"
     GIT_SUPERSEDED = "GitSuperseded"
+    REQUESTED = "Requested"
+    REQUEST_REFUSED = "RequestRefused"
+    ABORTED = "Aborted"
 
 
 class Severity(StrEnum):

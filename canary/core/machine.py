@@ -62,6 +62,7 @@ from canary.models.canary import (
     Strategy,
 )
 from canary.models.gitops import GitOpsStatus, GitWrite, GitWriteKind, OnRollback
+from canary.models.requests import Request, RequestAction, RequestStatus
 
 #: Blue/green iterations a router without weights (the kubernetes provider) uses when the spec asks
 #: for weights (Flagger: 10).
@@ -199,7 +200,11 @@ class _Tick:
     # ------------------------------------------------------------------ result
     def finish(self, generation: int | None) -> Decided:
         old = self.status
-        fields = {**self.updates, "observed_generation": generation}
+        fields = {
+            **self.updates,
+            "observed_generation": generation,
+            "target_generation": self.obs.target_generation,
+        }
         sends = any(isinstance(a, SetWeights) and (a.canary > 0 or a.mirrored) for a in self.actions)
         if sends and self.updates.get("canary_traffic_since", old.canary_traffic_since) is None:
             fields["canary_traffic_since"] = timestamp(self.now)
@@ -251,10 +256,14 @@ def step(
 # ---------------------------------------------------------------------------------------------- phases
 def _run(t: _Tick) -> None:
     if t.obs.deleting:
+        if (r := _unanswered(t)) is not None:
+            _answer(t, r, False, "the Canary is being deleted")
         _terminate(t)
         return
+    acted = _requested(t)
     if t.spec.suspend:
-        t.emit(normal(Reason.SUSPENDED, "Skipping this tick: the canary is suspended (spec.suspend)"))
+        if not acted:
+            t.emit(normal(Reason.SUSPENDED, "Skipping this tick: the canary is suspended (spec.suspend)"))
         return
     if t.obs.invalid_spec is not None or not t.obs.target.exists or t.obs.target_hash is None:
         t.invalid = t.obs.invalid_spec or f"spec.targetRef: Deployment {t.target} not found in this namespace"
@@ -266,7 +275,9 @@ def _run(t: _Tick) -> None:
         t.obs.target_hash,
     ):
         t.set_gitops(applied_revision=t.obs.git_revision, applied_spec=t.obs.target_hash)
-    if phase in (Phase.NONE, Phase.INITIALIZING):
+    if acted:
+        pass  # the request was this tick's decision
+    elif phase in (Phase.NONE, Phase.INITIALIZING):
         _initialize(t)
     elif phase in (Phase.INITIALIZED, Phase.SUCCEEDED, Phase.FAILED, Phase.WAITING):
         _maybe_start(t)
@@ -278,6 +289,156 @@ def _run(t: _Tick) -> None:
         _finalise(t)
     # Terminating / Terminated are reached only through a deletion (``_terminate``).
     _settle_git(t)
+
+
+# -------------------------------------------------------------------------------- requests by hand
+def _unanswered(t: _Tick) -> Request | None:
+    r = t.obs.request
+    if r is None or (t.status.last_request is not None and t.status.last_request.id == r.id):
+        return None
+    return r
+
+
+def _answer(t: _Tick, r: Request, accepted: bool, message: str) -> None:
+    """Record the answer in status.lastRequest, with an event naming who asked."""
+    what = "promote --full" if r.full else r.action.value
+    t.set(
+        last_request=RequestStatus(
+            id=r.id, action=what, by=r.by, accepted=accepted, message=message, at=timestamp(t.now)
+        )
+    )
+    if accepted:
+        t.emit(normal(Reason.REQUESTED, f"{what} asked by {r.by}: {message}"))
+    else:
+        t.emit(warning(Reason.REQUEST_REFUSED, f"{what} asked by {r.by} refused: {message}"))
+
+
+def _requested(t: _Tick) -> bool:
+    """Answer a person's request; True when acting on it is this tick's decision."""
+    r = _unanswered(t)
+    if r is None:
+        return False
+    if r.action in (RequestAction.PAUSE, RequestAction.RESUME):
+        return _suspension_by_hand(t, r)
+    if t.spec.suspend:
+        _answer(t, r, False, "the canary is suspended (spec.suspend): resume it first")
+        return False
+    if t.obs.invalid_spec is not None or not t.obs.target.exists or t.obs.target_hash is None:
+        _answer(t, r, False, "the spec is invalid or the target is missing (see the Ready condition)")
+        return False
+    if r.action is RequestAction.PROMOTE:
+        return _promote_by_hand(t, r)
+    if r.action is RequestAction.ABORT:
+        return _abort_by_hand(t, r)
+    return _retry_by_hand(t, r)
+
+
+def _suspension_by_hand(t: _Tick, r: Request) -> bool:
+    """pause and resume: ``canary pause`` sets spec.suspend with the request, ``resume`` clears it."""
+    suspended = bool(t.spec.suspend)
+    if r.action is RequestAction.PAUSE:
+        if suspended:
+            _answer(t, r, True, "suspended: no step, check or promotion until resumed")
+        else:
+            _answer(t, r, False, "spec.suspend is not true (canary pause sets it)")
+        return suspended
+    if suspended:
+        _answer(t, r, False, "spec.suspend is still true (canary resume clears it)")
+    else:
+        _answer(t, r, True, f"resumed in phase {t.status.phase.value or 'None'}")
+    return False
+
+
+def _abort_by_hand(t: _Tick, r: Request) -> bool:
+    phase = t.status.phase
+    if phase is Phase.PROMOTING:
+        _answer(t, r, False, f"the promotion has started: {t.primary} is already being updated")
+        return False
+    if phase not in (Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.WAITING):
+        _answer(t, r, False, f"no rollout to abort: the canary is {phase.value or 'None'}")
+        return False
+    _answer(t, r, True, f"all traffic back on {t.primary}")
+    _rollback(t, Reason.ABORTED, f"Aborted by {r.by}: rolling back revision {t.status.last_applied_spec}")
+    return True
+
+
+def _retry_by_hand(t: _Tick, r: Request) -> bool:
+    h, s = t.obs.target_hash, t.status
+    if s.phase is not Phase.FAILED:
+        _answer(t, r, False, f"nothing to retry: the canary is {s.phase.value or 'None'}, not Failed")
+        return False
+    if h != s.last_applied_spec or h == s.last_promoted_spec:
+        _answer(t, r, False, "the target no longer runs the failed revision: a new revision starts by itself")
+        return False
+    gitops = t.spec.gitops
+    if gitops is not None and gitops.on_rollback is not OnRollback.NONE:
+        _answer(
+            t,
+            r,
+            False,
+            "the failed revision is reverted in Git (spec.gitops.onRollback): release it again in Git "
+            "(canary release --revision)",
+        )
+        return False
+    _answer(t, r, True, f"retrying revision {h}")
+    t.emit(ScaleTarget(t.obs.scale_up_replicas))
+    _new_run(t, Phase.PROGRESSING)
+    t.emit(normal(Reason.NEW_REVISION, f"Retrying revision {h} of {t.target}: scaling it up", Severity.INFO))
+    return True
+
+
+def _promote_by_hand(t: _Tick, r: Request) -> bool:
+    """promote: the next step now (a weight step, or one iteration), skipping its analysis; --full (or
+    at the last step, or waiting for approval to promote) promotes now; waiting for approval to start,
+    it starts the rollout."""
+    phase = t.status.phase
+    running = phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION)
+    if phase is Phase.WAITING:
+        _answer(t, r, True, f"starting the rollout of revision {t.obs.target_hash} (the approval is skipped)")
+        t.emit(ScaleTarget(t.obs.scale_up_replicas))
+        _new_run(t, Phase.PROGRESSING)
+        t.emit(
+            normal(
+                Reason.NEW_REVISION,
+                f"New revision {t.obs.target_hash} of {t.target} started by {r.by}: scaling it up",
+                Severity.INFO,
+            )
+        )
+        return True
+    if not running:
+        _answer(t, r, False, f"nothing to promote: the canary is {phase.value or 'None'}")
+        return False
+    if t.obs.target_hash != t.status.last_applied_spec:
+        _answer(t, r, False, "the target changed since this run started: its new revision restarts the run")
+        return False
+    if not t.obs.target.ready:
+        _answer(t, r, False, f"{t.target} is not ready yet: {t.obs.target.message}")
+        return False
+    why = f"promoted by {r.by}"
+    if r.full or phase is Phase.WAITING_PROMOTION:
+        _answer(t, r, True, "promoting now, skipping the remaining steps and the analysis")
+        t.set(promoted_by=r.by)
+        _start_promotion(t, why)
+        return True
+    if t.strategy() is Strategy.CANARY:
+        current = t.status.canary_weight
+        if current < t.spec.max_weight and (nxt := next_canary_weight(t.spec, current)) > current:
+            _answer(t, r, True, f"canary weight {current}% -> {nxt}% without waiting for the analysis")
+            t.emit(SetWeights(100 - nxt, nxt))
+            t.set(canary_weight=nxt)
+            t.emit(normal(Reason.WEIGHT_INCREASED, f"Canary weight {current}% -> {nxt}% ({why})"))
+            return True
+    else:
+        total, done = t.iterations(), t.status.iterations
+        if done < total:
+            _answer(t, r, True, f"iteration {done + 1} of {total} counted without its analysis")
+            t.set(iterations=done + 1)
+            _iteration_event(t, done + 1, total, f"Iteration {done + 1} of {total} ({why})")
+            return True
+    _answer(t, r, True, "the last step is reached: promoting now")
+    t.set(promoted_by=r.by)
+    _start_promotion(t, why)
+    return True
 
 
 def _initialize(t: _Tick) -> None:
@@ -627,11 +788,12 @@ def _promote(t: _Tick) -> None:
         _wait_for_ready(t, "primary_unready_since", t.primary, t.obs.primary.message)
         return
     t.set(primary_unready_since=None)
-    if not t.obs.due:
+    by_hand = t.status.promoted_by is not None
+    if not t.obs.due and not by_hand:
         return
     routes = t.obs.routes
     primary = routes.primary if routes is not None else 100 - t.status.canary_weight
-    nxt = 100 if t.all_at_once else next_primary_weight_during_promotion(t.spec, primary)
+    nxt = 100 if t.all_at_once or by_hand else next_primary_weight_during_promotion(t.spec, primary)
     t.emit(SetWeights(nxt, 100 - nxt))
     t.set(canary_weight=100 - nxt)
     if nxt >= 100:
@@ -746,6 +908,7 @@ def _new_run(t: _Tick, phase: Phase) -> None:
         canary_unready_since=None,
         primary_unready_since=None,
         canary_traffic_since=None,
+        promoted_by=None,
         **_session_cookies(t),
     )
 

@@ -14,6 +14,7 @@ from typing import Literal
 
 from canary.models.canary import MetricStatus
 from canary.models.gitops import GitWriteRecord
+from canary.models.requests import Request
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,10 @@ class Observations:
     #: What messages call the primary when it is not ``<target>-primary`` (a Knative Service's
     #: primary revision, "revision web-00001")
     primary_name: str | None = None
+    #: What a person asked of this Canary (the canary.dev/request annotation), not answered yet.
+    request: Request | None = None
+    #: The target's metadata.generation (None for a missing target, or a Knative Service).
+    target_generation: int | None = None
 
     def with_checks(self, outcomes: dict[CheckKind, CheckOutcome]) -> Observations:
         return dataclasses.replace(self, checks={**self.checks, **outcomes})

@@ -21,6 +21,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from canary.models.base import FREE_FORM, INT_OR_STRING, Duration, KubeModel, cel, parse_duration
 from canary.models.gitops import GITOPS_VALIDATIONS, GitOpsSpec, GitOpsStatus
+from canary.models.requests import RequestStatus
 
 GROUP = "canary.dev"
 VERSION = "v1alpha1"
@@ -912,6 +913,9 @@ class CanaryStatus(KubeModel):
     """Where the rollout is."""
     observed_generation: int | None = None
     """The metadata.generation of the spec this status was computed from."""
+    target_generation: int | None = None
+    """The metadata.generation of the target Deployment this status was computed from: `canary status`
+    waits for it to equal the target's before it reads the phase as the verdict on the target."""
     failed_checks: int = 0
     """Failed checks in the current run."""
     held_checks: int = 0
@@ -952,6 +956,11 @@ class CanaryStatus(KubeModel):
     gitops: GitOpsStatus | None = None
     """The commits behind the promoted and the current spec, a Git write still owed, and the last one
     made (spec.gitops)."""
+    promoted_by: str | None = None
+    """Who promoted this run by hand (canary promote): its promotion moves all traffic to the primary
+    as soon as the primary is ready, without waiting for the interval between promotion steps."""
+    last_request: RequestStatus | None = None
+    """The answer to the last request made by hand (canary promote/abort/retry/pause/resume)."""
 
 
 class Canary(KubeModel):

@@ -36,6 +36,7 @@ from canary.adapters.kube import knative
 from canary.adapters.kube.cache import CANARIES, CONFIGMAPS, DEPLOYMENTS, SECRETS, Resource
 from canary.adapters.recorder import MetricsRecorder
 from canary.models.canary import GROUP, VERSION
+from canary.models.requests import REQUEST_ANNOTATION
 from canary.operator.tick import Controller, TickResult
 
 _KINDS = {
@@ -85,7 +86,8 @@ class Wakeups:
         self._readers: dict[tuple[str, str], set[str]] = defaultdict(set)  # (ns, object) -> canaries
         self._reads: dict[tuple[str, str], frozenset[str]] = {}  # (ns, canary) -> objects
         self._sequence = 0
-        self._generations: dict[tuple[str, str], Any] = {}  # (ns, canary) -> last metadata.generation
+        # (ns, canary) -> the last (metadata.generation, canary.dev/request annotation)
+        self._generations: dict[tuple[str, str], Any] = {}
         self._changed_at: dict[tuple[str, str], int] = {}  # (ns, object) -> sequence of its last change
 
     @property
@@ -133,10 +135,11 @@ class Wakeups:
             return missed
 
     def _canary_changed(self, event: str, obj: dict[str, Any]) -> None:
-        """A new spec (generation) wakes the canary, once the cache its tick reads from holds it."""
+        """A new spec (generation) or a new request by hand (the canary.dev/request annotation) wakes
+        the canary, once the cache its tick reads from holds it."""
         meta = obj.get("metadata") or {}
         key = (meta.get("namespace") or "", meta.get("name") or "")
-        generation = meta.get("generation")
+        generation = (meta.get("generation"), (meta.get("annotations") or {}).get(REQUEST_ANNOTATION))
         with self._lock:
             previous = self._generations.get(key)
             if event == "DELETED":
@@ -214,6 +217,11 @@ async def run_canary(
                 pools.took(namespace, name, time.monotonic() - began)
                 if result.reads is not None and wakeups.watch(namespace, name, result.reads, since=since):
                     wake.set()  # something it read changed while it ran: look again
+                if result.again and not due:
+                    # A woken tick whose decision was not recorded (its status patch met a newer
+                    # Canary: kopf's own annotation right after a spec change, say) is made again;
+                    # a due one is, through next_due below.
+                    loop.call_later(result.interval, wake.set)
                 if due:
                     # The next due tick is one interval after this one *started*: checks stay one
                     # interval apart, and a slow tick does not stretch the interval.  Not after it was

@@ -36,6 +36,7 @@ from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.events import EventRecorder
 from canary.adapters.kube.knative import KnativeTarget
 from canary.adapters.kube.leader import LeaderElector
+from canary.adapters.kube.revision import revision_hash
 from canary.adapters.kube.workloads import Workloads, WorkloadView
 from canary.adapters.metrics.analysis import AnalysisContext
 from canary.adapters.notify import Notifier
@@ -54,12 +55,14 @@ from canary.core.actions import (
     SetWeights,
     TrafficAction,
     WriteGit,
+    warning,
 )
 from canary.core.driver import decide
 from canary.core.errors import Conflict, Forbidden, InvalidSpec, MissingKind, NotFound
 from canary.core.machine import Decided, not_ready, parse_timestamp, samples_since
 from canary.core.observations import CheckKind, CheckOutcome, Observations, Routes, RouteVerdict
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider, knative_mismatch
+from canary.models.requests import REQUEST_ANNOTATION, BadRequest, Request, parse_request
 from canary.operator.checks import CheckRunner
 from canary.operator.notices import Notices
 from canary.operator.outbox import GitLane
@@ -82,6 +85,9 @@ class TickResult:
     reads: frozenset[str] | None = None
     #: the Canary is gone, or its deletion is done: its finalizer may be removed
     finalized: bool = False
+    #: the decision was not recorded (the Canary changed meanwhile, the Lease was lost): decide again
+    #: in ``interval`` seconds, a woken tick as a woken one
+    again: bool = False
 
 
 def _status_of(body: dict[str, Any]) -> CanaryStatus | None:
@@ -280,6 +286,7 @@ class Controller:
         view, ctx, routes, verdict = self._observe(spec, status, namespace, name, router, deleting=deleting)
         pending = status.gitops.pending if status.gitops is not None else None
         git = self.git.observe(namespace, name, pending)
+        request = self._request(body, now)
         obs = Observations(
             target=view.target_readiness,
             primary=view.primary_readiness,
@@ -297,6 +304,8 @@ class Controller:
             git=git.outcome,
             git_in_flight=git.in_flight,
             deleting=deleting,
+            request=request,
+            target_generation=(view.target or {}).get("metadata", {}).get("generation"),
         )
         context = AnalysisContext(
             spec,
@@ -322,7 +331,7 @@ class Controller:
         decided = time.monotonic()
         if not self.leading():
             # The Lease was lost while the checks ran: another replica may be acting on this canary now.
-            return TickResult(1.0, frozenset(view.reads))
+            return TickResult(1.0, frozenset(view.reads), again=True)
         try:
             self._move_traffic(
                 result,
@@ -336,7 +345,9 @@ class Controller:
             )
         except LostLease as e:
             log.warning("%s/%s: %s", namespace, name, e)
-            return TickResult(1.0, frozenset(view.reads))
+            return TickResult(1.0, frozenset(view.reads), again=True)
+        if any(isinstance(a, ScaleTarget) for a in result.actions):
+            result = self._own_scale_seen(result, spec, namespace, view)
         if _rolled_back(status, result):
             seconds = time.monotonic() - decided
             log.info(
@@ -349,9 +360,12 @@ class Controller:
                 self.recorder.rollback_route.observe(seconds)
         version = body.get("metadata", {}).get("resourceVersion")
         if not self._patch_status(namespace, name, body.get("status") or {}, result.status, version):
-            return TickResult(1.0, frozenset(view.reads))  # decide again in a second, from fresh state
+            return TickResult(1.0, frozenset(view.reads), again=True)  # again in a second, from fresh state
         if git.outcome is not None:
             self.git.recorded(namespace, name)
+        answered = result.status.last_request
+        if request is not None and answered is not None and answered.id == request.id:
+            self._clear_request(namespace, name, body)
         self._after_patch(result, body, spec, view)
         if self.recorder is not None:
             self.recorder.record(
@@ -365,6 +379,44 @@ class Controller:
                 seconds=(self.clock() - now).total_seconds(),
             )
         return TickResult(wait or interval, frozenset(view.reads), finalized=result.finalized)
+
+    def _own_scale_seen(
+        self, result: Decided, spec: CanarySpec, namespace: str, view: WorkloadView
+    ) -> Decided:
+        """Scaling the target bumps its generation: the status records the generation after that
+        scale, so ``canary status`` does not wait for a tick to notice the controller's own change.
+        Only when the Deployment still holds the template this tick decided on (a change someone made
+        meanwhile is not counted as seen)."""
+        if spec.target_ref.knative or view.revision is None:
+            return result
+        after = self.kube.get_deployment(namespace, spec.target_ref.name) or {}
+        template = after.get("spec", {}).get("template")
+        if template is None or revision_hash(template, view.tracked_configs) != view.revision:
+            return result
+        generation = after.get("metadata", {}).get("generation")
+        return dataclasses.replace(
+            result, status=result.status.model_copy(update={"target_generation": generation})
+        )
+
+    def _request(self, body: dict[str, Any], now: datetime) -> Request | None:
+        """The request a person wrote on the Canary; one that cannot be read is refused at once (a
+        Warning event naming the field) and removed."""
+        try:
+            return parse_request(body.get("metadata", {}).get("annotations"))
+        except BadRequest as e:
+            self.events.record(body, warning(Reason.REQUEST_REFUSED, f"request refused: {e}"), now)
+            meta = body["metadata"]
+            self._clear_request(meta["namespace"], meta["name"], body)
+            return None
+
+    def _clear_request(self, namespace: str, name: str, body: dict[str, Any]) -> None:
+        raw = (body.get("metadata", {}).get("annotations") or {}).get(REQUEST_ANNOTATION)
+        if raw is None:
+            return
+        try:
+            self.kube.clear_canary_request(namespace, name, raw)
+        except Exception as e:  # the answer is in the status; the next tick removes it again
+            log.warning("%s/%s: removing the answered request failed: %s", namespace, name, e)
 
     def _observe(
         self,

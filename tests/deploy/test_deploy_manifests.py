@@ -53,6 +53,7 @@ def test_the_api_server_accepts_everything(cluster: Cluster) -> None:
     for kind in (
         "deployment.apps/canary",
         "clusterrole.rbac.authorization.k8s.io/canary",
+        "clusterrole.rbac.authorization.k8s.io/canary-operator",
         "service/canary-metrics",
     ):
         assert kind in result.stdout

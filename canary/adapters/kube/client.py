@@ -42,6 +42,7 @@ from canary.adapters.kube.cache import (
 )
 from canary.core.errors import Conflict, Forbidden, MissingKind, NotFound, Pruned
 from canary.models.canary import GROUP, VERSION
+from canary.models.requests import REQUEST_ANNOTATION
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -413,6 +414,19 @@ class KubeClient:
             if e.status == 409:
                 raise Conflict(f"Canary {namespace}/{name} changed since it was read") from e
             raise
+
+    def clear_canary_request(self, namespace: str, name: str, raw: str) -> None:
+        """Remove the canary.dev/request annotation if it still holds ``raw`` (a request written since
+        is left for the next tick)."""
+        path = "/metadata/annotations/" + REQUEST_ANNOTATION.replace("~", "~0").replace("/", "~1")
+        patch = [{"op": "test", "path": path, "value": raw}, {"op": "remove", "path": path}]
+        try:
+            self._remember(CANARIES, self._call(CANARIES, namespace, "PATCH", name, patch))
+        except NotFound:
+            pass
+        except k8s.ApiException as e:
+            if e.status != 422:  # the test failed: another request, or none, is there now
+                raise
 
     # ------------------------------------------------------------------------------ events
     def create_event(self, namespace: str, body: JSON) -> str:

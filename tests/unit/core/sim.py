@@ -44,6 +44,7 @@ from canary.core.observations import (
 )
 from canary.models.canary import Canary, CanarySpec, CanaryStatus, Phase, Provider
 from canary.models.gitops import GitWrite, GitWriteRecord
+from canary.models.requests import Request
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -124,6 +125,8 @@ class World:
     handed_back: bool = False
     #: the actions of every tick, in order (a test of ordering reads them)
     history: list[tuple[Action, ...]] = field(default_factory=list)
+    #: a person's request (the canary.dev/request annotation); removed once answered, as the operator does
+    request: Request | None = None
 
     def observe(self) -> Observations:
         primary = (
@@ -150,6 +153,7 @@ class World:
             git=self.git_outcome,
             git_in_flight=self.git_in_flight,
             deleting=self.deleting,
+            request=self.request,
         )
 
     def run_checks(self, kinds: tuple[CheckKind, ...]) -> dict[CheckKind, CheckOutcome]:
@@ -203,6 +207,7 @@ class World:
                 self.git_writes.append(action.write)
                 self.git_in_flight = True
         self.status = result.status
+        self._remove_answered_request()
         if due:
             self.tick_no += 1
             # At most a day per tick: a spec may ask for an interval of centuries, a datetime cannot hold it.
@@ -212,6 +217,11 @@ class World:
             self.git_in_flight = False
             self.tick(due=False)  # the lane wakes the canary: its outcome is recorded at once
         return result
+
+    def _remove_answered_request(self) -> None:
+        answered = self.status.last_request
+        if self.request is not None and answered is not None and answered.id == self.request.id:
+            self.request = None
 
     def delete(self) -> None:
         self.deleting = True

@@ -1,0 +1,36 @@
+"""The canary.dev/request annotation is read strictly: anything but the documented JSON object is a
+BadRequest naming the field, never a guess."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from canary.models.requests import REQUEST_ANNOTATION, BadRequest, Request, RequestAction, parse_request
+
+
+def test_a_request_reads_back_as_written() -> None:
+    request = Request("0123abcd", RequestAction.PROMOTE, "alice@example.com", full=True)
+    assert parse_request({REQUEST_ANNOTATION: request.wire()}) == request
+    assert parse_request({"other": "x"}) is None
+    assert parse_request(None) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ("promote", "not a JSON object"),
+        ("[1, 2]", "not a JSON object"),
+        (json.dumps({"action": "promote", "by": "a"}), ".id"),
+        (json.dumps({"id": "x" * 65, "action": "promote", "by": "a"}), ".id"),
+        (json.dumps({"id": "1", "action": "rollback", "by": "a"}), ".action: one of promote, abort"),
+        (json.dumps({"id": "1", "action": "abort"}), ".by"),
+        (json.dumps({"id": "1", "action": "promote", "by": "a", "full": "yes"}), ".full"),
+        ("x" * 2000, "longer than 1024 bytes"),
+    ],
+)
+def test_a_malformed_request_is_refused_naming_the_field(raw: str, field: str) -> None:
+    with pytest.raises(BadRequest, match=f"annotations\\[{REQUEST_ANNOTATION}\\]") as e:
+        parse_request({REQUEST_ANNOTATION: raw})
+    assert field in str(e.value)
