@@ -293,6 +293,7 @@ def _ask(
     by: str | None,
     timeout: float,
     full: bool,
+    images: tuple[tuple[str, str], ...] = (),
 ) -> None:
     """Ask the controller; print its answer; exit 0 when done, 1 when refused, 2 without an answer."""
     from canary.models.requests import RequestAction  # noqa: PLC0415
@@ -305,6 +306,7 @@ def _ask(
             name,
             RequestAction(action),
             full=full,
+            images=images,
             by=by,
             timeout=timeout,
         )
@@ -418,6 +420,117 @@ _request_command(
     "Suspend Canary NAME (spec.suspend: true): no step, check or promotion until `canary resume`.",
 )
 _request_command("resume", "Resume a suspended Canary NAME (spec.suspend: false).")
+
+
+@main.group()
+def get() -> None:
+    """Show canaries: a table of them, or one run in detail."""
+
+
+@get.command(name="canaries")
+@click.option("--namespace", "-n", default=None, help="Only this namespace (default: every namespace).")
+@_KUBECONFIG
+def get_canaries(namespace: str | None, kubeconfig: str | None) -> None:
+    """A table of the canaries: phase, weight, iterations, the last check, the revision."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from canary.operator import byhand, view  # noqa: PLC0415
+
+    view.show_list(byhand.api_client(kubeconfig), namespace, Console())
+
+
+@get.command(name="canary")
+@click.argument("name")
+@click.option("--watch", "-w", "follow", is_flag=True, help="Redraw on every change of the Canary.")
+@click.option(
+    "--timeout", default=0.0, show_default=True, help="With --watch: stop after N seconds (0: never)."
+)
+@_NAMESPACE
+@_KUBECONFIG
+def get_canary(*, name: str, follow: bool, timeout: float, namespace: str, kubeconfig: str | None) -> None:
+    """Canary NAME's run: steps and weight, each metric of the last check with its evidence, the
+    webhooks, the Git write, the revisions, conditions, the last request by hand, the latest events."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from canary.operator import byhand, view  # noqa: PLC0415
+
+    try:
+        view.show_one(
+            byhand.api_client(kubeconfig), namespace, name, follow=follow, timeout=timeout, console=Console()
+        )
+    except view.NotFound as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.command()
+@click.argument("name")
+@_NAMESPACE
+@_KUBECONFIG
+@_AS
+@_WAIT
+def undo(*, name: str, namespace: str, kubeconfig: str | None, by: str | None, timeout: float) -> None:
+    """Put Canary NAME's target back to the last promoted revision.
+
+    The controller rolls back a running rollout and restores the target's pod template as it was
+    promoted (recorded on the primary); ConfigMap and Secret contents are not restored.  With
+    spec.gitops, Git is changed instead: the Canary's path is restored as at
+    status.gitops.promotedRevision (as `canary release --revision` does), and the agent applies it.
+    """
+    from canary.operator import byhand  # noqa: PLC0415
+
+    api = byhand.api_client(kubeconfig)
+    try:
+        promoted = byhand.gitops_promoted_revision(api, namespace, name)
+        if promoted is None:
+            _ask("undo", name, namespace=namespace, kubeconfig=kubeconfig, by=by, timeout=timeout, full=False)
+            return
+        _report(byhand.release(api, byhand.Asked(namespace, name, None, by), promoted))
+    except byhand.Refused as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.group(name="set")
+def set_() -> None:
+    """Change Canary NAME's target by asking the controller."""
+
+
+@set_.command(name="image")
+@click.argument("name")
+@click.argument("images", nargs=-1, required=True, metavar="CONTAINER=IMAGE...")
+@_NAMESPACE
+@_KUBECONFIG
+@_AS
+@_WAIT
+def set_image(
+    *,
+    name: str,
+    images: tuple[str, ...],
+    namespace: str,
+    kubeconfig: str | None,
+    by: str | None,
+    timeout: float,
+) -> None:
+    """Give containers of Canary NAME's target new images; the new revision then rolls out.
+
+    Refused with spec.gitops (commit the image to Git instead: the agent would undo the edit) and
+    during a promotion.
+    """
+    pairs = []
+    for item in images:
+        container, sep, image = item.partition("=")
+        if not sep or not container or not image:
+            raise click.UsageError(f"{item!r}: expected CONTAINER=IMAGE")
+        pairs.append((container, image))
+    _ask(
+        "set-image",
+        name,
+        namespace=namespace,
+        kubeconfig=kubeconfig,
+        by=by,
+        timeout=timeout,
+        full=False,
+        images=tuple(sorted(pairs)),
+    )
 
 
 @main.command()

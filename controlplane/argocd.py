@@ -34,14 +34,21 @@ import os
 import secrets
 import shutil
 import socket
-import subprocess
 import sys
 import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from controlplane.localcluster import ClusterError, free_port, http_ok, kubectl, kubectl_path, wait_for_crds
+from controlplane.localcluster import (
+    ClusterError,
+    built,
+    free_port,
+    http_ok,
+    kubectl,
+    kubectl_path,
+    wait_for_crds,
+)
 from controlplane.supervisor import Supervisor
 
 HERE = Path(__file__).resolve().parent
@@ -50,10 +57,7 @@ PART_OF = {"app.kubernetes.io/part-of": "argocd"}
 
 def argocd_dir() -> Path:
     """Build Argo CD if the cache is empty; the cache directory (bin/ and crds/)."""
-    proc = subprocess.run([str(HERE / "build-argocd.sh")], check=False, stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise ClusterError("building Argo CD failed; see the messages of controlplane/build-argocd.sh above")
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return built("build-argocd.sh", "Argo CD")
 
 
 def redis_ready(port: int) -> bool:

@@ -19,14 +19,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from controlplane.localcluster import ClusterError, free_port, http_ok, kubectl, kubectl_path, wait_for_crds
+from controlplane.localcluster import (
+    built,
+    free_port,
+    http_ok,
+    kubectl,
+    kubectl_path,
+    wait_for_crds,
+)
 from controlplane.supervisor import Supervisor
 
 HERE = Path(__file__).resolve().parent
@@ -35,22 +41,12 @@ CONTROLLERS = ("source-controller", "kustomize-controller")
 
 def helm_controller_dir() -> Path:
     """Build helm-controller if its cache is empty; the cache directory (bin/ and crds/)."""
-    proc = subprocess.run(
-        [str(HERE / "build-helm-controller.sh")], check=False, stdout=subprocess.PIPE, text=True
-    )
-    if proc.returncode != 0:
-        raise ClusterError(
-            "building helm-controller failed; see the messages of build-helm-controller.sh above"
-        )
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return built("build-helm-controller.sh", "helm-controller")
 
 
 def flux_dir() -> Path:
     """Build Flux if the cache is empty; the cache directory (bin/ and crds/)."""
-    proc = subprocess.run([str(HERE / "build-flux.sh")], check=False, stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise ClusterError("building Flux failed; see the messages of controlplane/build-flux.sh above")
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return built("build-flux.sh", "Flux")
 
 
 class LocalFlux:

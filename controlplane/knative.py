@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from controlplane.localcluster import ClusterError, _tail, free_port, http_ok, kubectl, terminate
+from controlplane.localcluster import ClusterError, _tail, built, free_port, http_ok, kubectl, terminate
 
 HERE = Path(__file__).resolve().parent
 NAMESPACE = "knative-serving"
@@ -51,12 +51,7 @@ KPA_CLASS = {"autoscaling.knative.dev/class": "kpa.autoscaling.knative.dev"}
 
 def knative_dir() -> Path:
     """Build Knative Serving if the cache is empty; the cache directory (bin/, crds/, config/)."""
-    proc = subprocess.run([str(HERE / "build-knative.sh")], check=False, stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise ClusterError(
-            "building Knative Serving failed; see the messages of controlplane/build-knative.sh"
-        )
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return built("build-knative.sh", "Knative Serving")
 
 
 def install(kubeconfig: Path) -> Path:

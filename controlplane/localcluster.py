@@ -71,6 +71,15 @@ def cache_dir() -> Path:
     return Path(out.stdout.strip())
 
 
+def built(script: str, what: str) -> Path:
+    """Run a build script of this directory (it builds into its cache only when that is empty) and
+    return the cache directory it prints last."""
+    proc = subprocess.run([str(HERE / script)], check=False, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise ClusterError(f"building {what} failed; see the messages of controlplane/{script} above")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
 def ensure_built() -> Path:
     """Build the binaries if the cache is empty and return the directory that holds them."""
     bindir = cache_dir() / "bin"

@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from controlplane.localcluster import ClusterError, free_port, http_ok, terminate
+from controlplane.localcluster import ClusterError, built, free_port, http_ok, terminate
 
 HERE = Path(__file__).resolve().parent
 CONTROLLER_NAME = "traefik.io/gateway-controller"
@@ -35,10 +35,7 @@ BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 
 def traefik_binary() -> Path:
     """Build Traefik if the cache is empty; the binary."""
-    proc = subprocess.run([str(HERE / "build-traefik.sh")], check=False, stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise ClusterError("building Traefik failed; see the messages of controlplane/build-traefik.sh above")
-    return Path(proc.stdout.strip().splitlines()[-1]) / "bin" / "traefik"
+    return built("build-traefik.sh", "Traefik") / "bin" / "traefik"
 
 
 def static_config(web_port: int, api_port: int, access_log: Path) -> dict[str, Any]:

@@ -119,6 +119,21 @@ class PromoteToPrimary(TrafficAction):
 
 
 @dataclass(frozen=True)
+class SetTargetImages(TrafficAction):
+    """A person's ``canary set image``: these containers of the target's pod template get these images."""
+
+    images: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class RestoreTarget(TrafficAction):
+    """A person's ``canary undo``: the target's pod template becomes the one promoted as ``revision``
+    (recorded on the primary when it was promoted)."""
+
+    revision: str
+
+
+@dataclass(frozen=True)
 class HandBack(TrafficAction):
     """Deletion with revertOnDeletion, the target being ready: point the apex Service and the route
     back at the target, and remove the primary and what was generated for it."""

@@ -41,8 +41,10 @@ from canary.core.actions import (
     PromoteToPrimary,
     Reason,
     RecordEvent,
+    RestoreTarget,
     RunPostRolloutHooks,
     ScaleTarget,
+    SetTargetImages,
     SetWeights,
     Severity,
     WriteGit,
@@ -301,7 +303,7 @@ def _unanswered(t: _Tick) -> Request | None:
 
 def _answer(t: _Tick, r: Request, accepted: bool, message: str) -> None:
     """Record the answer in status.lastRequest, with an event naming who asked."""
-    what = "promote --full" if r.full else r.action.value
+    what = r.what
     t.set(
         last_request=RequestStatus(
             id=r.id, action=what, by=r.by, accepted=accepted, message=message, at=timestamp(t.now)
@@ -330,7 +332,60 @@ def _requested(t: _Tick) -> bool:
         return _promote_by_hand(t, r)
     if r.action is RequestAction.ABORT:
         return _abort_by_hand(t, r)
+    if r.action is RequestAction.SET_IMAGE:
+        return _set_image_by_hand(t, r)
+    if r.action is RequestAction.UNDO:
+        return _undo_by_hand(t, r)
     return _retry_by_hand(t, r)
+
+
+def _edits_refused(t: _Tick, what: str) -> str | None:
+    """Why the target's spec may not be edited by hand now, if it may not."""
+    if t.obs.primary_name is not None:
+        return f"not for a Knative Service target: edit {t.target} itself"
+    if t.spec.gitops is not None:
+        return (
+            f"spec.gitops: Git is the source of truth; {what} in {t.spec.gitops.path} (the agent would undo "
+            "an edit of the cluster)"
+        )
+    if t.status.phase in (Phase.PROMOTING, Phase.FINALISING):
+        return f"the promotion is under way ({t.status.phase.value}): ask again once it is done"
+    return None
+
+
+def _set_image_by_hand(t: _Tick, r: Request) -> bool:
+    refused = _edits_refused(t, "commit the image")
+    unknown = sorted(c for c, _ in r.images if c not in t.obs.images)
+    if refused is None and unknown:
+        has = ", ".join(sorted(t.obs.images))
+        refused = f"{t.target} has no container {', '.join(unknown)} (it has {has})"
+    if refused is not None:
+        _answer(t, r, False, refused)
+        return False
+    _answer(t, r, True, f"{t.target} gets the new image; its new revision starts by itself")
+    t.emit(SetTargetImages(r.images))
+    return True
+
+
+def _undo_by_hand(t: _Tick, r: Request) -> bool:
+    s = t.status
+    promoted = s.last_promoted_spec
+    refused = _edits_refused(t, "undo is a Git revert: canary undo writes it when spec.gitops is set")
+    if refused is None and t.obs.target_hash == promoted:
+        refused = "the target already runs the last promoted revision"
+    if refused is None and (promoted is None or t.obs.promoted_template != promoted):
+        refused = (
+            f"{t.primary} records no pod template for the last promoted revision (primaries promoted by an "
+            "older canary do not): undo by hand once with kubectl"
+        )
+    if refused is not None or promoted is None:
+        _answer(t, r, False, refused or "nothing was promoted yet")
+        return False
+    if s.phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.WAITING):
+        _rollback(t, Reason.ABORTED, f"Undone by {r.by}: rolling back revision {s.last_applied_spec}")
+    _answer(t, r, True, f"{t.target} back to the last promoted revision {promoted}")
+    t.emit(RestoreTarget(promoted))
+    return True
 
 
 def _suspension_by_hand(t: _Tick, r: Request) -> bool:

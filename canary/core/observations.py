@@ -202,8 +202,10 @@ class Observations:
     primary_name: str | None = None
     #: What a person asked of this Canary (the canary.dev/request annotation), not answered yet.
     request: Request | None = None
-    #: The target's metadata.generation (None for a missing target, or a Knative Service).
+    #: The target's metadata.generation (None for a missing target).
     target_generation: int | None = None
+    #: The revision whose pod template the primary records as promoted (what ``canary undo`` restores).
+    promoted_template: str | None = None
 
     def with_checks(self, outcomes: dict[CheckKind, CheckOutcome]) -> Observations:
         return dataclasses.replace(self, checks={**self.checks, **outcomes})

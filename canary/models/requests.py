@@ -1,7 +1,9 @@
-"""What a person asks of a running Canary (promote, abort, retry, pause, resume), and how it is answered.
+"""What a person asks of a running Canary (promote, abort, retry, pause, resume, set image, undo), and
+how it is answered.
 
 Who writes a request: ``canary promote|abort|retry|pause|resume NAME`` (and ``kubectl canary ...``), as
-the annotation ``canary.dev/request`` on the Canary, a JSON object ``{"id", "action", "by", "full"}``.
+the annotation ``canary.dev/request`` on the Canary, a JSON object ``{"id", "action", "by", "full",
+"images"}``.
 Who honours it: the controller's next tick (the annotation wakes it), which decides in the state
 machine whether it applies to the phase, records the answer in ``status.lastRequest`` (the id, who
 asked, accepted or not, and why) with an event naming who asked, and then removes the annotation.
@@ -23,7 +25,9 @@ from canary.models.base import KubeModel
 
 REQUEST_ANNOTATION = "canary.dev/request"
 #: Bounds of what is read from the annotation (anything else is refused, not parsed).
-MAX_REQUEST_BYTES = 1024
+MAX_REQUEST_BYTES = 4096
+#: On the primary: the target's pod template as promoted, with its revision (what `canary undo` restores).
+PROMOTED_TEMPLATE_ANNOTATION = "canary.dev/promoted-template"
 
 
 class RequestAction(StrEnum):
@@ -32,6 +36,8 @@ class RequestAction(StrEnum):
     RETRY = "retry"
     PAUSE = "pause"
     RESUME = "resume"
+    SET_IMAGE = "set-image"
+    UNDO = "undo"
 
 
 @dataclass(frozen=True)
@@ -41,13 +47,26 @@ class Request:
     by: str
     #: promote: skip the remaining steps and the analysis (otherwise: the next step only)
     full: bool = False
+    #: set-image: (container, image) pairs
+    images: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def what(self) -> str:
+        if self.full:
+            return "promote --full"
+        if self.images:
+            return "set image " + " ".join(f"{c}={i}" for c, i in self.images)
+        return self.action.value
 
     def describe(self) -> str:
-        what = "promote --full" if self.full else self.action.value
-        return f"{what} (asked by {self.by})"
+        return f"{self.what} (asked by {self.by})"
 
     def wire(self) -> str:
-        return json.dumps({"id": self.id, "action": self.action.value, "by": self.by, "full": self.full})
+        doc: dict[str, object] = {"id": self.id, "action": self.action.value, "by": self.by}
+        doc["full"] = self.full
+        if self.images:
+            doc["images"] = dict(self.images)
+        return json.dumps(doc)
 
 
 class BadRequest(ValueError):
@@ -77,7 +96,16 @@ def parse_request(annotations: dict[str, str] | None) -> Request | None:
         raise BadRequest(f"metadata.annotations[{REQUEST_ANNOTATION}].by: a string of 1 to 256 characters")
     if not isinstance(full, bool):
         raise BadRequest(f"metadata.annotations[{REQUEST_ANNOTATION}].full: true or false")
-    return Request(rid, RequestAction(action), by, full)
+    images = doc.get("images", {})
+    if not isinstance(images, dict) or not all(
+        isinstance(c, str) and isinstance(i, str) and c and i and len(i) <= 512 for c, i in images.items()
+    ):
+        raise BadRequest(f"metadata.annotations[{REQUEST_ANNOTATION}].images: a map of container to image")
+    if (action == RequestAction.SET_IMAGE.value) != bool(images):
+        raise BadRequest(
+            f"metadata.annotations[{REQUEST_ANNOTATION}].images: set-image needs it, nothing else takes it"
+        )
+    return Request(rid, RequestAction(action), by, full, tuple(sorted(images.items())))
 
 
 class RequestStatus(KubeModel):

@@ -1,4 +1,5 @@
-"""Requests by hand to a running Canary: ``canary promote|abort|retry|pause|resume NAME``.
+"""Requests by hand to a running Canary: ``canary promote|abort|retry|pause|resume|undo NAME`` and
+``canary set image NAME CONTAINER=IMAGE``.
 
 Who calls this: the ``canary`` command line (and so ``kubectl canary``), with an API client from the
 user's kubeconfig.  What it writes: the ``canary.dev/request`` annotation (``canary.models.requests``)
@@ -33,6 +34,7 @@ def ask(
     action: RequestAction,
     *,
     full: bool = False,
+    images: tuple[tuple[str, str], ...] = (),
     by: str | None = None,
     timeout: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
@@ -40,7 +42,7 @@ def ask(
     """Write the request and wait for its answer; Refused when the Canary is not there."""
     custom = k8s.CustomObjectsApi(api)
     user = who(api)
-    request = Request(secrets.token_hex(8), action, by or user, full)
+    request = Request(secrets.token_hex(8), action, by or user, full, images)
     patch: dict[str, Any] = {"metadata": {"annotations": {REQUEST_ANNOTATION: request.wire()}}}
     if action in (RequestAction.PAUSE, RequestAction.RESUME):
         patch["spec"] = {"suspend": action is RequestAction.PAUSE}

@@ -24,6 +24,7 @@ from kubernetes import config
 
 from canary.adapters.gitops.writer import GitOpsWriter
 from canary.adapters.kube.client import KubeClient, TimedApiClient
+from canary.core.errors import Forbidden
 from canary.core.observations import GitOutcome
 from canary.models.canary import Canary
 from canary.models.gitops import Environment, GitOpsSpec, Promotion
@@ -73,6 +74,26 @@ def _canary(kube: KubeClient, namespace: str, name: str) -> tuple[Canary, dict[s
     if canary.spec.gitops is None:
         raise Refused(f"Canary {namespace}/{name} has no spec.gitops: there is no repository to write to")
     return canary, dict(body.get("status") or {}), canary.spec.gitops
+
+
+def gitops_promoted_revision(api: k8s.ApiClient, namespace: str, name: str) -> str | None:
+    """For ``canary undo``: the commit behind the promoted spec when the Canary has spec.gitops (its
+    undo is a Git write); None without spec.gitops (the controller undoes it in the cluster)."""
+    try:
+        body = KubeClient(api).get_canary(namespace, name)
+    except Forbidden as e:
+        raise Refused(f"forbidden: {e}") from None
+    if body is None:
+        raise Refused(f"Canary {namespace}/{name} not found")
+    if not (body.get("spec") or {}).get("gitops"):
+        return None
+    promoted = ((body.get("status") or {}).get("gitops") or {}).get("promotedRevision")
+    if not promoted:
+        raise Refused(
+            f"Canary {namespace}/{name}: the commit of the promoted revision is not known "
+            "(status.gitops.promotedRevision): release a known commit with canary release --revision"
+        )
+    return str(promoted)
 
 
 def _target(gitops: GitOpsSpec, env: str | None, *, later_only: bool) -> Promotion:

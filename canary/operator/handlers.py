@@ -219,8 +219,8 @@ async def run_canary(
                     wake.set()  # something it read changed while it ran: look again
                 if result.again and not due:
                     # A woken tick whose decision was not recorded (its status patch met a newer
-                    # Canary: kopf's own annotation right after a spec change, say) is made again;
-                    # a due one is, through next_due below.
+                    # Canary) is made again, and a promotion by hand takes its next step, without
+                    # waiting for the interval; after a due tick, next_due below does it.
                     loop.call_later(result.interval, wake.set)
                 if due:
                     # The next due tick is one interval after this one *started*: checks stay one

@@ -16,15 +16,14 @@ condition says InvalidSpec, MissingKind or Forbidden: waiting will not help).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client as k8s
-from kubernetes import watch
 
 from canary.models.canary import GROUP, VERSION
+from canary.operator.watching import changes
 
 PROMOTED, FAILED, PENDING, INVALID = 0, 1, 2, 3
 _INVALID_REASONS = frozenset({"InvalidSpec", "MissingKind", "Forbidden"})
@@ -122,37 +121,15 @@ def status(
     echo(seen.line)
     if seen.final or not follow:
         return seen.code
-    deadline = time.monotonic() + (timeout if timeout > 0 else float("inf"))
-    version = current["metadata"]["resourceVersion"]
-    while (left := deadline - time.monotonic()) > 0:
-        stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
-            custom.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            "canaries",
-            field_selector=f"metadata.name={name}",
-            resource_version=version,
-            timeout_seconds=max(1, int(min(left, 60))),
-            _request_timeout=min(left, 60) + 10,
-        )
-        try:
-            for event in stream:
-                obj = event["object"]
-                if event["type"] == "DELETED":
-                    echo(f"{name}: deleted")
-                    return FAILED
-                version = obj["metadata"]["resourceVersion"]
-                now = verdict(obj, generation_of(obj))
-                if now.line != seen.line:
-                    echo(now.line)
-                seen = now
-                if seen.final:
-                    return seen.code
-        except k8s.ApiException as e:
-            if e.status != 410:  # the version expired: start again from the object as it is now
-                raise
-            current = read()
-            version = current["metadata"]["resourceVersion"]
+    for kind, obj in changes(custom, namespace, name, current["metadata"]["resourceVersion"], timeout):
+        if kind == "DELETED":
+            echo(f"{name}: deleted")
+            return FAILED
+        now = verdict(obj, generation_of(obj))
+        if now.line != seen.line:
+            echo(now.line)
+        seen = now
+        if seen.final:
+            return seen.code
     echo(f"{name}: no verdict within {timeout:g}s")
     return PENDING

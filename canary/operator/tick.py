@@ -36,6 +36,7 @@ from canary.adapters.kube.client import KubeClient
 from canary.adapters.kube.events import EventRecorder
 from canary.adapters.kube.knative import KnativeTarget
 from canary.adapters.kube.leader import LeaderElector
+from canary.adapters.kube.primary import recorded_template
 from canary.adapters.kube.revision import revision_hash
 from canary.adapters.kube.workloads import Workloads, WorkloadView
 from canary.adapters.metrics.analysis import AnalysisContext
@@ -50,8 +51,10 @@ from canary.core.actions import (
     PromoteToPrimary,
     Reason,
     RecordEvent,
+    RestoreTarget,
     RunPostRolloutHooks,
     ScaleTarget,
+    SetTargetImages,
     SetWeights,
     TrafficAction,
     WriteGit,
@@ -72,6 +75,10 @@ DEFAULT_INTERVAL = 60.0
 log = logging.getLogger(__name__)
 
 
+#: After a promotion by hand routes all traffic to the primary, the canary is scaled down this soon.
+BY_HAND_DRAIN_SECONDS = 2.0
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -85,8 +92,9 @@ class TickResult:
     reads: frozenset[str] | None = None
     #: the Canary is gone, or its deletion is done: its finalizer may be removed
     finalized: bool = False
-    #: the decision was not recorded (the Canary changed meanwhile, the Lease was lost): decide again
-    #: in ``interval`` seconds, a woken tick as a woken one
+    #: tick again in ``interval`` seconds even after a woken tick (whose interval is otherwise not
+    #: taken): the decision was not recorded (the Canary changed meanwhile, the Lease was lost), or a
+    #: promotion by hand takes its next step without waiting for the analysis interval
     again: bool = False
 
 
@@ -306,6 +314,7 @@ class Controller:
             deleting=deleting,
             request=request,
             target_generation=(view.target or {}).get("metadata", {}).get("generation"),
+            promoted_template=(recorded_template(view.primary) or (None,))[0],
         )
         context = AnalysisContext(
             spec,
@@ -359,7 +368,7 @@ class Controller:
             if self.recorder is not None:
                 self.recorder.rollback_route.observe(seconds)
         version = body.get("metadata", {}).get("resourceVersion")
-        if not self._patch_status(namespace, name, body.get("status") or {}, result.status, version):
+        if not self._patch_status(namespace, name, body, result.status, version):
             return TickResult(1.0, frozenset(view.reads), again=True)  # again in a second, from fresh state
         if git.outcome is not None:
             self.git.recorded(namespace, name)
@@ -378,6 +387,13 @@ class Controller:
                 weight=result.status.canary_weight,
                 seconds=(self.clock() - now).total_seconds(),
             )
+        if result.status.promoted_by is not None and result.status.phase in (
+            Phase.PROMOTING,
+            Phase.FINALISING,
+        ):
+            # A promotion by hand does not wait for the interval: the next step (finalising, once the
+            # primary has all traffic) comes after a short drain of the canary's requests.
+            interval = min(interval, BY_HAND_DRAIN_SECONDS)
         return TickResult(wait or interval, frozenset(view.reads), finalized=result.finalized)
 
     def _own_scale_seen(
@@ -506,16 +522,27 @@ class Controller:
                         router.set_routes(route_ctx, routes)
                 else:
                     router.set_routes(route_ctx, routes)
-            elif isinstance(action, ScaleTarget):
-                self.targets(spec).scale_target(spec, namespace, action.replicas)
-            elif isinstance(action, PromoteToPrimary):
-                self.targets(spec).promote(view, name)
             elif isinstance(action, HandBack):
                 self.targets(spec).point_apex_at_target(spec, namespace, view)
                 if route_ctx is not None:
                     with contextlib.suppress(InvalidSpec, NotFound, MissingKind):
                         router.finalize(route_ctx)
                 self.targets(spec).remove_generated(spec, namespace, view)
+            else:
+                self._act_on_workloads(action, spec, namespace, name, view)
+
+    def _act_on_workloads(
+        self, action: TrafficAction, spec: CanarySpec, namespace: str, name: str, view: WorkloadView
+    ) -> None:
+        targets = self.targets(spec)
+        if isinstance(action, ScaleTarget):
+            targets.scale_target(spec, namespace, action.replicas)
+        elif isinstance(action, PromoteToPrimary):
+            targets.promote(view, name)
+        elif isinstance(action, SetTargetImages):
+            targets.set_images(spec, namespace, view, action.images)
+        elif isinstance(action, RestoreTarget):
+            targets.restore(spec, namespace, view, action.revision)
 
     def _after_patch(
         self, result: Decided, body: dict[str, Any], spec: CanarySpec, view: WorkloadView
@@ -537,26 +564,35 @@ class Controller:
                 self.notices.alert(body, spec, result.status, action, now)
 
     def _patch_status(
-        self, namespace: str, name: str, stored: dict[str, Any], new: CanaryStatus, version: str | None
+        self, namespace: str, name: str, body: dict[str, Any], new: CanaryStatus, version: str | None
     ) -> bool:
-        """Write the new status (one patch); False if the Canary changed since ``version`` was read.
+        """Write the new status (one patch); False if the Canary changed since ``version`` was read
+        in what the decision depends on.
 
         The patch is computed against the status as stored, not as parsed: a field the model defaults
-        (a weight of 0) but the server has never been sent must still be written."""
-        before, after = stored, new.wire()
+        (a weight of 0) but the server has never been sent must still be written.  A Canary whose
+        resourceVersion moved only because of its metadata (kopf's bookkeeping annotation, the removal
+        of an answered request) still holds the spec, status and request this tick decided from: the
+        patch is made on that version instead of the decision being lost (its actions are done)."""
+        before, after = body.get("status") or {}, new.wire()
         if before == after:
             return True
         patch = merge_patch(before, after)
         if not self.leading():
             return False  # another replica leads now: it decides from the state as it is
-        try:
-            self.kube.patch_canary_status(namespace, name, patch, resource_version=version)
-        except Conflict as e:
-            log.info("%s; deciding again", e)
-            return False
-        except NotFound:
-            return False  # deleted meanwhile: the next tick finds it gone
-        return True
+        for attempt in (1, 2):
+            try:
+                self.kube.patch_canary_status(namespace, name, patch, resource_version=version)
+                return True
+            except Conflict as e:
+                fresh = self.kube.read_canary(namespace, name) if attempt == 1 else None
+                if fresh is None or not _same_decision_inputs(body, fresh):
+                    log.info("%s; deciding again", e)
+                    return False
+                version = fresh.get("metadata", {}).get("resourceVersion")
+            except NotFound:
+                return False  # deleted meanwhile: the next tick finds it gone
+        return False
 
     def _report(self, body: dict[str, Any], reason: Reason, message: str, now: datetime) -> None:
         """A tick that could not decide: Ready=False with ``reason`` and a Warning event (built by the
@@ -577,6 +613,18 @@ _TIMED = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING}
 
 class LostLease(Exception):
     """This replica stopped leading in the middle of a tick (a pause past its Lease): it writes no more."""
+
+
+def _same_decision_inputs(read: dict[str, Any], fresh: dict[str, Any]) -> bool:
+    """True when ``fresh`` differs from ``read`` in nothing a decision reads: spec, status, deletion
+    and the request by hand."""
+
+    def inputs(body: dict[str, Any]) -> tuple[Any, ...]:
+        meta = body.get("metadata") or {}
+        request = (meta.get("annotations") or {}).get(REQUEST_ANNOTATION)
+        return (body.get("spec"), body.get("status"), meta.get("deletionTimestamp"), request)
+
+    return inputs(read) == inputs(fresh)
 
 
 def _rolled_back(before: CanaryStatus, result: Decided) -> bool:

@@ -13,9 +13,6 @@ controller) into one namespace, each with its own Canary naming its entry of the
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ from controlplane.hooks import HookServer
 from demo.configrepo import flux_sync
 from tests.conftest import Cluster
 from tests.operator.conftest import Controller, apply, canary, get_canary, wait_for_phase
+from tests.support.cli import cli
 from tests.support.waiting import wait_for
 
 ENVS = ("dev", "staging", "prod")
@@ -222,18 +220,6 @@ def test_a_release_climbs_the_chain_and_a_failure_in_staging_reverts_only_stagin
     ]
 
 
-def cli(cluster: Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """The canary command line as a person runs it, with the cluster's kubeconfig."""
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("canary")), *args, "-n", namespace],
-        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_by_hand_promote_and_release_write_what_the_chain_would_with_who_asked(
     chain: Chain, namespace: str
 ) -> None:
@@ -295,3 +281,11 @@ def test_by_hand_promote_and_release_write_what_the_chain_would_with_who_asked(
     missing = cli(cluster, namespace, "release", "web-dev", "--revision", "0" * 40)
     assert missing.returncode == 1
     assert "is not a commit of main" in missing.stdout + missing.stderr
+
+    # undo with spec.gitops is a Git write: dev's path as at the commit of its promoted revision.
+    promoted = chain.status("dev")["gitops"]["promotedRevision"]
+    ci.commit(path("dev"), deployment("dev", "1.4.0"), "web 1.4.0 to dev, not wanted after all")
+    undone = cli(cluster, namespace, "undo", "web-dev")
+    assert undone.returncode == 0, undone.stderr
+    assert ci.read(path("dev")) == deployment("dev", "1.0.0")
+    assert (trailer(ci, "Canary-Verdict"), trailer(ci, "Canary-Release-Of")) == ("released", promoted)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from kubernetes import client
 
 from canary.models.requests import REQUEST_ANNOTATION
 from tests.conftest import Cluster
@@ -27,21 +28,10 @@ from tests.operator.conftest import (
     set_image,
     wait_for_phase,
 )
+from tests.support.cli import cli
 from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def cli(cluster: Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """The canary command line as a person runs it, with the cluster's kubeconfig."""
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("canary")), *args, "-n", namespace],
-        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def kubectl_plugin(cluster: Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -220,3 +210,39 @@ def test_only_those_granted_the_operator_role_may_ask(
         f"system:serviceaccount:{namespace}:alice",
         True,
     )
+
+
+def test_set_image_starts_a_rollout_and_undo_puts_the_promoted_template_back(
+    cluster: Cluster, namespace: str, controller: Controller
+) -> None:
+    apps = client.AppsV1Api(cluster.api)
+
+    def image(deployment_name: str) -> str:
+        template = apps.read_namespaced_deployment(deployment_name, namespace).spec.template
+        return str(template.spec.containers[0].image)
+
+    spec = gateway_canary("web", {"interval": "1h", "stepWeight": 20})
+    apply(cluster, namespace, deployment("web", "example.invalid/web:1.0.0"), spec)
+    wait_for_phase(cluster, namespace, "web", "Initialized", timeout=60)
+
+    unknown = cli(cluster, namespace, "set", "image", "web", "sidecar=example.invalid/proxy:2")
+    assert unknown.returncode == 1
+    assert "web has no container sidecar (it has web)" in unknown.stderr
+    changed = cli(cluster, namespace, "set", "image", "web", "web=example.invalid/web:1.1.0")
+    assert changed.returncode == 0, changed.stderr
+    assert image("web") == "example.invalid/web:1.1.0"
+    wait_for_phase(cluster, namespace, "web", "Progressing", timeout=60)
+
+    undone = cli(cluster, namespace, "undo", "web")
+    assert undone.returncode == 0, undone.stderr
+    assert "web back to the last promoted revision" in undone.stdout
+    assert image("web") == "example.invalid/web:1.0.0"
+    assert image("web-primary") == "example.invalid/web:1.0.0"
+    body = get_canary(cluster, namespace, "web")
+    assert body["status"]["phase"] == "Failed"
+    assert body["status"]["canaryWeight"] == 0
+    again = cli(cluster, namespace, "undo", "web")
+    assert again.returncode == 1
+    assert "the target already runs the last promoted revision" in again.stderr
+    reasons = [(r, m) for _, r, m in events(cluster, namespace, "web")]
+    assert any(r == "Aborted" and m.startswith("Undone by") for r, m in reasons)

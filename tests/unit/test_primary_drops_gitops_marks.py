@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from canary.adapters.kube.primary import config_copy, primary_deployment
+from canary.adapters.kube.primary import config_copy, primary_deployment, recorded_template
 
 MARKED_LABELS = {
     "app": "web",
@@ -51,7 +51,10 @@ def test_the_primary_deployment_keeps_the_users_labels_and_not_the_agents() -> N
         "canary.dev/canary": "web",
         "app.kubernetes.io/managed-by": "canary",
     }
-    assert meta["annotations"] == {"owner": "team-a"}
+    annotations = dict(meta["annotations"])
+    annotations.pop("canary.dev/promoted-template")  # the record of what was promoted (canary undo)
+    assert annotations == {"owner": "team-a"}
+    assert recorded_template(primary) == ("rev-1", target()["spec"]["template"])
     pod_labels = primary["spec"]["template"]["metadata"]["labels"]
     assert pod_labels == {"app": "web-primary", "app.kubernetes.io/instance": "web-staging"}
 

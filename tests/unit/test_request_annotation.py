@@ -14,6 +14,8 @@ def test_a_request_reads_back_as_written() -> None:
     request = Request("0123abcd", RequestAction.PROMOTE, "alice@example.com", full=True)
     assert parse_request({REQUEST_ANNOTATION: request.wire()}) == request
     assert parse_request({"other": "x"}) is None
+    set_image = Request("1", RequestAction.SET_IMAGE, "bob", images=(("app", "ghcr.io/acme/web:2"),))
+    assert parse_request({REQUEST_ANNOTATION: set_image.wire()}) == set_image
     assert parse_request(None) is None
 
 
@@ -27,7 +29,10 @@ def test_a_request_reads_back_as_written() -> None:
         (json.dumps({"id": "1", "action": "rollback", "by": "a"}), ".action: one of promote, abort"),
         (json.dumps({"id": "1", "action": "abort"}), ".by"),
         (json.dumps({"id": "1", "action": "promote", "by": "a", "full": "yes"}), ".full"),
-        ("x" * 2000, "longer than 1024 bytes"),
+        ("x" * 5000, "longer than 4096 bytes"),
+        (json.dumps({"id": "1", "action": "set-image", "by": "a"}), ".images: set-image needs it"),
+        (json.dumps({"id": "1", "action": "abort", "by": "a", "images": {"app": "x"}}), "nothing else"),
+        (json.dumps({"id": "1", "action": "set-image", "by": "a", "images": {"app": 3}}), ".images: a map"),
     ],
 )
 def test_a_malformed_request_is_refused_naming_the_field(raw: str, field: str) -> None:

@@ -399,6 +399,10 @@ class KubeClient:
             return found
         return _read(CANARIES, namespace, self._get, CANARIES.path(namespace) + f"/{name}")
 
+    def read_canary(self, namespace: str, name: str) -> JSON | None:
+        """The Canary as the API server has it now (a GET, not the cache)."""
+        return _read(CANARIES, namespace, self._get, CANARIES.path(namespace) + f"/{name}")
+
     def patch_canary_status(
         self, namespace: str, name: str, status: JSON, *, resource_version: str | None = None
     ) -> None:

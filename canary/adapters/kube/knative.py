@@ -143,6 +143,14 @@ class KnativeTarget:
     def scale_target(self, spec: CanarySpec, namespace: str, replicas: int) -> None:
         """Nothing: Knative scales each revision by its traffic (one with none goes to its minimum)."""
 
+    def set_images(
+        self, spec: CanarySpec, namespace: str, view: WorkloadView, images: tuple[tuple[str, str], ...]
+    ) -> None:
+        """Nothing: the state machine refuses ``canary set image`` for a Knative Service (edit it)."""
+
+    def restore(self, spec: CanarySpec, namespace: str, view: WorkloadView, revision: str) -> None:
+        """Nothing: the state machine refuses ``canary undo`` for a Knative Service."""
+
     def point_apex_at_target(self, spec: CanarySpec, namespace: str, view: WorkloadView) -> None:
         """Nothing: there is no apex Service; the router hands the traffic back to Knative."""
 

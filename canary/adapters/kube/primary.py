@@ -19,11 +19,13 @@ replicas (KEDA would otherwise scale it back up); ``scaler_pause_patch`` builds 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from canary.adapters.kube.revision import config_refs
 from canary.models.gitops import ARGOCD_INSTANCE_LABEL
+from canary.models.requests import PROMOTED_TEMPLATE_ANNOTATION
 
 #: Labels tried, in order, to tell the target's Pods apart (Flagger's -selector-labels default).
 SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")
@@ -149,10 +151,50 @@ def primary_deployment(
                 CANARY_LABEL: canary,
                 **MANAGED_BY,
             },
-            "annotations": _clean(meta.get("annotations"), _DROPPED_ANNOTATIONS),
+            "annotations": {
+                **_clean(meta.get("annotations"), _DROPPED_ANNOTATIONS),
+                **promoted_template_record(target, revision),
+            },
         },
         "spec": out_spec,
     }
+
+
+def promoted_template_record(target: dict[str, Any], revision: str) -> dict[str, str]:
+    """The annotation recording the target's pod template as promoted (what ``canary undo`` restores)."""
+    record = {"revision": revision, "template": target["spec"]["template"]}
+    return {PROMOTED_TEMPLATE_ANNOTATION: json.dumps(record, sort_keys=True, separators=(",", ":"))}
+
+
+def recorded_template(primary: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
+    """(revision, pod template) the primary records as promoted; None without a readable record."""
+    raw = ((primary or {}).get("metadata", {}).get("annotations") or {}).get(PROMOTED_TEMPLATE_ANNOTATION)
+    if not raw:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    revision, template = record.get("revision"), record.get("template")
+    if not isinstance(revision, str) or not isinstance(template, dict):
+        return None
+    return revision, template
+
+
+def image_patch(target: dict[str, Any], images: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
+    """A JSON patch giving the named containers of ``target`` these images (each checked by name)."""
+    containers = target["spec"]["template"]["spec"]["containers"]
+    index = {c["name"]: i for i, c in enumerate(containers)}
+    ops: list[dict[str, Any]] = []
+    for name, image in images:
+        path = f"/spec/template/spec/containers/{index[name]}"
+        ops += [
+            {"op": "test", "path": f"{path}/name", "value": name},
+            {"op": "replace", "path": f"{path}/image", "value": image},
+        ]
+    return ops
 
 
 def config_copy(kind: str, source: dict[str, Any], canary: str) -> dict[str, Any]:

@@ -187,7 +187,28 @@ class Workloads:
             if key in spec
         ]
         meta = target["metadata"]
-        self.kube.patch_deployment(meta["namespace"], build.primary_name(meta["name"]), ops)
+        primary = build.primary_name(meta["name"])
+        self.kube.patch_deployment(meta["namespace"], primary, ops)
+        record = build.promoted_template_record(target, view.revision)
+        self.kube.patch_deployment(meta["namespace"], primary, {"metadata": {"annotations": record}})
+
+    def set_images(
+        self, spec: CanarySpec, namespace: str, view: WorkloadView, images: tuple[tuple[str, str], ...]
+    ) -> None:
+        """``canary set image``: the target's named containers get these images."""
+        if view.target is not None:
+            self.kube.patch_deployment(
+                namespace, spec.target_ref.name, build.image_patch(view.target, images)
+            )
+
+    def restore(self, spec: CanarySpec, namespace: str, view: WorkloadView, revision: str) -> None:
+        """``canary undo``: the target's pod template becomes the one the primary records for
+        ``revision``; nothing when the record is another revision's."""
+        record = build.recorded_template(view.primary)
+        if record is None or record[0] != revision:
+            return
+        ops = [{"op": "replace", "path": "/spec/template", "value": record[1]}]
+        self.kube.patch_deployment(namespace, spec.target_ref.name, ops)
 
     def scale_target(self, spec: CanarySpec, namespace: str, replicas: int) -> None:
         # The scaler changes first: a running one would scale a parked target back up, a paused one

@@ -25,8 +25,10 @@ from canary.core.actions import (
     HandBack,
     PromoteToPrimary,
     RecordEvent,
+    RestoreTarget,
     RunPostRolloutHooks,
     ScaleTarget,
+    SetTargetImages,
     SetWeights,
     TrafficAction,
     WriteGit,
@@ -154,6 +156,7 @@ class World:
             git_in_flight=self.git_in_flight,
             deleting=self.deleting,
             request=self.request,
+            promoted_template=self.primary_revision,  # the primary records what it was made from
         )
 
     def run_checks(self, kinds: tuple[CheckKind, ...]) -> dict[CheckKind, CheckOutcome]:
@@ -186,26 +189,7 @@ class World:
         traffic = [a for a in result.actions if isinstance(a, TrafficAction)]
         rest = [a for a in result.actions if not isinstance(a, TrafficAction)]
         for action in [*traffic, *rest]:
-            if isinstance(action, SetWeights):
-                self.routes = Routes(action.primary, action.canary, action.mirrored)
-                self.weights.append((action.primary, action.canary))
-            elif isinstance(action, ScaleTarget):
-                self.target_replicas = action.replicas
-            elif isinstance(action, PromoteToPrimary):
-                self.primary_revision = self.target_revision
-                self.primary_images = dict(self.images)
-                self.primary_ready_at = self.tick_no + 1 + self.primary_rollout_ticks
-            elif isinstance(action, RecordEvent):
-                self.events.append(action)
-            elif isinstance(action, RunPostRolloutHooks):
-                self.post_rollout.append(action.phase)
-            elif isinstance(action, HandBack):
-                self.handed_back = True
-                self.primary_revision = None
-            elif isinstance(action, WriteGit):
-                assert not self.git_in_flight, "a second write while one is under way"
-                self.git_writes.append(action.write)
-                self.git_in_flight = True
+            self._apply(action)
         self.status = result.status
         self._remove_answered_request()
         if due:
@@ -217,6 +201,34 @@ class World:
             self.git_in_flight = False
             self.tick(due=False)  # the lane wakes the canary: its outcome is recorded at once
         return result
+
+    def _apply(self, action: Action) -> None:
+        if isinstance(action, SetWeights):
+            self.routes = Routes(action.primary, action.canary, action.mirrored)
+            self.weights.append((action.primary, action.canary))
+        elif isinstance(action, ScaleTarget):
+            self.target_replicas = action.replicas
+        elif isinstance(action, PromoteToPrimary):
+            self.primary_revision = self.target_revision
+            self.primary_images = dict(self.images)
+            self.primary_ready_at = self.tick_no + 1 + self.primary_rollout_ticks
+        elif isinstance(action, SetTargetImages):
+            self.images.update(dict(action.images))
+            self.target_revision = "rev-" + ",".join(i for _, i in action.images)
+        elif isinstance(action, RestoreTarget):
+            self.target_revision = action.revision
+            self.images = dict(self.primary_images)
+        elif isinstance(action, RecordEvent):
+            self.events.append(action)
+        elif isinstance(action, RunPostRolloutHooks):
+            self.post_rollout.append(action.phase)
+        elif isinstance(action, HandBack):
+            self.handed_back = True
+            self.primary_revision = None
+        elif isinstance(action, WriteGit):
+            assert not self.git_in_flight, "a second write while one is under way"
+            self.git_writes.append(action.write)
+            self.git_in_flight = True
 
     def _remove_answered_request(self) -> None:
         answered = self.status.last_request

@@ -189,3 +189,59 @@ def test_promote_while_waiting_for_approval_to_start_starts_the_rollout() -> Non
     accepted, message = answer(world)
     assert accepted
     assert message.startswith("starting the rollout of revision rev2")
+
+
+def test_set_image_edits_the_target_and_its_new_revision_rolls_out() -> None:
+    world = World(make_spec(SLOW))
+    world.initialize()
+    world.request = Request("s", RequestAction.SET_IMAGE, "alice", images=(("app", "example/web:2.0.0"),))
+    world.tick(due=False)
+    accepted, message = answer(world)
+    assert accepted
+    assert message == "web gets the new image; its new revision starts by itself"
+    assert world.images == {"app": "example/web:2.0.0"}
+    world.run_until(Phase.SUCCEEDED)
+    assert world.primary_images == {"app": "example/web:2.0.0"}
+
+
+def test_set_image_of_an_unknown_container_or_under_gitops_is_refused() -> None:
+    world = World(make_spec(SLOW))
+    world.initialize()
+    world.request = Request("s", RequestAction.SET_IMAGE, "alice", images=(("sidecar", "x:1"),))
+    world.tick(due=False)
+    assert answer(world) == (False, "web has no container sidecar (it has app)")
+    gitops = {"repository": {"url": "https://example.com/config.git"}, "path": "apps/web"}
+    world = World(make_spec(SLOW, gitops=gitops))
+    world.initialize()
+    world.request = Request("t", RequestAction.SET_IMAGE, "alice", images=(("app", "x:1"),))
+    world.tick(due=False)
+    accepted, message = answer(world)
+    assert not accepted
+    assert message.startswith("spec.gitops: Git is the source of truth; commit the image in apps/web")
+
+
+def test_undo_rolls_back_and_restores_the_promoted_template() -> None:
+    world = progressing()
+    asked(world, RequestAction.UNDO, "u")
+    world.tick(due=False)
+    assert answer(world) == (True, "web back to the last promoted revision rev1")
+    assert world.status.phase is Phase.FAILED
+    assert world.routes.primary == 100
+    assert world.target_revision == "rev1"
+    for _ in range(3):
+        world.tick()
+    assert world.status.phase is Phase.FAILED  # the promoted revision is not a new one: nothing runs
+    assert world.status.last_applied_spec == "rev1"
+    asked(world, RequestAction.UNDO, "v")
+    world.tick(due=False)
+    assert answer(world) == (False, "the target already runs the last promoted revision")
+
+
+def test_undo_needs_the_primarys_record_of_the_promoted_template() -> None:
+    world = progressing()
+    world.primary_revision = "made-by-an-older-canary"  # its record (if any) is not of rev1
+    asked(world, RequestAction.UNDO, "u")
+    world.tick(due=False)
+    accepted, message = answer(world)
+    assert not accepted
+    assert "records no pod template for the last promoted revision" in message
