@@ -392,8 +392,8 @@ class Controller:
             Phase.FINALISING,
         ):
             # A promotion by hand does not wait for the interval: the next step (finalising, once the
-            # primary has all traffic) comes after a short drain of the canary's requests.
-            interval = min(interval, BY_HAND_DRAIN_SECONDS)
+            # primary has all traffic) comes after a short drain of the canary's requests, woken or due.
+            return TickResult(min(interval, BY_HAND_DRAIN_SECONDS), frozenset(view.reads), again=True)
         return TickResult(wait or interval, frozenset(view.reads), finalized=result.finalized)
 
     def _own_scale_seen(
