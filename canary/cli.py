@@ -337,12 +337,12 @@ def status(*, name: str, follow: bool, timeout: float, namespace: str, kubeconfi
     phase counts only once the controller has seen the target as it is now, so a pipeline that has
     just changed the Deployment never reads the previous revision's verdict as this one's.
     """
-    from canary.operator import byhand, rollout_status  # noqa: PLC0415
+    from canary.operator import byhand, rollout_status, watching  # noqa: PLC0415
 
     api = byhand.api_client(kubeconfig)
     try:
         code = rollout_status.status(api, namespace, name, follow=follow, timeout=timeout, echo=click.echo)
-    except rollout_status.NotFound as e:
+    except watching.NotFound as e:
         raise click.ClickException(str(e)) from None
     raise SystemExit(code)
 
@@ -452,13 +452,13 @@ def get_canary(*, name: str, follow: bool, timeout: float, namespace: str, kubec
     webhooks, the Git write, the revisions, conditions, the last request by hand, the latest events."""
     from rich.console import Console  # noqa: PLC0415
 
-    from canary.operator import byhand, view  # noqa: PLC0415
+    from canary.operator import byhand, view, watching  # noqa: PLC0415
 
     try:
         view.show_one(
             byhand.api_client(kubeconfig), namespace, name, follow=follow, timeout=timeout, console=Console()
         )
-    except view.NotFound as e:
+    except watching.NotFound as e:
         raise click.ClickException(str(e)) from None
 
 

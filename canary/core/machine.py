@@ -436,9 +436,7 @@ def _retry_by_hand(t: _Tick, r: Request) -> bool:
         )
         return False
     _answer(t, r, True, f"retrying revision {h}")
-    t.emit(ScaleTarget(t.obs.scale_up_replicas))
-    _new_run(t, Phase.PROGRESSING)
-    t.emit(normal(Reason.NEW_REVISION, f"Retrying revision {h} of {t.target}: scaling it up", Severity.INFO))
+    _start_run(t, f"Retrying revision {h} of {t.target}: scaling it up")
     return True
 
 
@@ -450,15 +448,7 @@ def _promote_by_hand(t: _Tick, r: Request) -> bool:
     running = phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION)
     if phase is Phase.WAITING:
         _answer(t, r, True, f"starting the rollout of revision {t.obs.target_hash} (the approval is skipped)")
-        t.emit(ScaleTarget(t.obs.scale_up_replicas))
-        _new_run(t, Phase.PROGRESSING)
-        t.emit(
-            normal(
-                Reason.NEW_REVISION,
-                f"New revision {t.obs.target_hash} of {t.target} started by {r.by}: scaling it up",
-                Severity.INFO,
-            )
-        )
+        _start_run(t, f"New revision {t.obs.target_hash} of {t.target} started by {r.by}: scaling it up")
         return True
     if not running:
         _answer(t, r, False, f"nothing to promote: the canary is {phase.value or 'None'}")
@@ -472,16 +462,13 @@ def _promote_by_hand(t: _Tick, r: Request) -> bool:
     why = f"promoted by {r.by}"
     if r.full or phase is Phase.WAITING_PROMOTION:
         _answer(t, r, True, "promoting now, skipping the remaining steps and the analysis")
-        t.set(promoted_by=r.by)
-        _start_promotion(t, why)
+        _promote_by(t, r.by)
         return True
     if t.strategy() is Strategy.CANARY:
         current = t.status.canary_weight
         if current < t.spec.max_weight and (nxt := next_canary_weight(t.spec, current)) > current:
             _answer(t, r, True, f"canary weight {current}% -> {nxt}% without waiting for the analysis")
-            t.emit(SetWeights(100 - nxt, nxt))
-            t.set(canary_weight=nxt)
-            t.emit(normal(Reason.WEIGHT_INCREASED, f"Canary weight {current}% -> {nxt}% ({why})"))
+            _raise_weight(t, current, nxt, why)
             return True
     else:
         total, done = t.iterations(), t.status.iterations
@@ -491,9 +478,14 @@ def _promote_by_hand(t: _Tick, r: Request) -> bool:
             _iteration_event(t, done + 1, total, f"Iteration {done + 1} of {total} ({why})")
             return True
     _answer(t, r, True, "the last step is reached: promoting now")
-    t.set(promoted_by=r.by)
-    _start_promotion(t, why)
+    _promote_by(t, r.by)
     return True
+
+
+def _promote_by(t: _Tick, who: str) -> None:
+    """A promotion by hand: all traffic to the primary once it is ready, without the interval."""
+    t.set(promoted_by=who)
+    _start_promotion(t, f"promoted by {who}")
 
 
 def _initialize(t: _Tick) -> None:
@@ -568,11 +560,7 @@ def _maybe_start(t: _Tick) -> None:
                 f"{t.iterations()} iterations (spec.analysis.stepWeight/match do not apply)",
             )
         )
-    t.emit(ScaleTarget(t.obs.scale_up_replicas))
-    _new_run(t, Phase.PROGRESSING)
-    t.emit(
-        normal(Reason.NEW_REVISION, f"New revision {h} of {t.target} detected: scaling it up", Severity.INFO)
-    )
+    _start_run(t, f"New revision {h} of {t.target} detected: scaling it up")
 
 
 def _analyse(t: _Tick) -> None:
@@ -735,11 +723,17 @@ def _advance_canary(t: _Tick) -> None:
                     )
                 )
                 return
-        t.emit(SetWeights(100 - nxt, nxt))
-        t.set(canary_weight=nxt)
-        t.emit(normal(Reason.WEIGHT_INCREASED, f"Canary weight {current}% -> {nxt}%"))
+        _raise_weight(t, current, nxt)
         return
     _confirm_and_promote(t)
+
+
+def _raise_weight(t: _Tick, current: int, nxt: int, why: str = "") -> None:
+    t.emit(SetWeights(100 - nxt, nxt))
+    t.set(canary_weight=nxt)
+    t.emit(
+        normal(Reason.WEIGHT_INCREASED, f"Canary weight {current}% -> {nxt}%" + (f" ({why})" if why else ""))
+    )
 
 
 def _advance_ab(t: _Tick) -> None:
@@ -948,6 +942,13 @@ def _primary_keeps_serving(t: _Tick, event: RecordEvent) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _start_run(t: _Tick, message: str) -> None:
+    """Scale the target up and start a run of the observed revision (Progressing)."""
+    t.emit(ScaleTarget(t.obs.scale_up_replicas))
+    _new_run(t, Phase.PROGRESSING)
+    t.emit(normal(Reason.NEW_REVISION, message, Severity.INFO))
+
+
 def _new_run(t: _Tick, phase: Phase) -> None:
     """Start a run of the observed revision: counters, weights and waits start from zero."""
     _supersede_git(t)

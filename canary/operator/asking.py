@@ -21,6 +21,7 @@ from kubernetes import client as k8s
 from canary.models.canary import GROUP, VERSION
 from canary.models.requests import REQUEST_ANNOTATION, Request, RequestAction, RequestStatus
 from canary.operator.byhand import Refused, who
+from canary.operator.watching import NotFound, read_canary
 
 
 class NoAnswer(Exception):
@@ -47,13 +48,13 @@ def ask(
     if action in (RequestAction.PAUSE, RequestAction.RESUME):
         patch["spec"] = {"suspend": action is RequestAction.PAUSE}
     try:
-        custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "canaries", name, _request_timeout=10)
+        read_canary(custom, namespace, name)
         custom.patch_namespaced_custom_object(
             GROUP, VERSION, namespace, "canaries", name, patch, _request_timeout=10
         )
+    except NotFound as e:
+        raise Refused(str(e)) from None
     except k8s.ApiException as e:
-        if e.status == 404:
-            raise Refused(f"Canary {namespace}/{name} not found") from None
         if e.status == 403:
             raise Refused(
                 f"forbidden: {user} may not get and patch canaries in namespace {namespace} "
@@ -62,11 +63,7 @@ def ask(
         raise
     deadline = time.monotonic() + timeout
     while True:
-        last: dict[str, Any] = dict(
-            custom.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, "canaries", name, _request_timeout=10
-            )  # type: ignore[call-overload]
-        )
+        last = read_canary(custom, namespace, name)
         answer = (last.get("status") or {}).get("lastRequest") or {}
         if answer.get("id") == request.id:
             return RequestStatus.model_validate(answer)

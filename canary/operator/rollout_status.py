@@ -22,15 +22,10 @@ from typing import Any
 
 from kubernetes import client as k8s
 
-from canary.models.canary import GROUP, VERSION
-from canary.operator.watching import changes
+from canary.operator.watching import changes, read_canary
 
 PROMOTED, FAILED, PENDING, INVALID = 0, 1, 2, 3
 _INVALID_REASONS = frozenset({"InvalidSpec", "MissingKind", "Forbidden"})
-
-
-class NotFound(Exception):
-    """There is no such Canary."""
 
 
 @dataclass(frozen=True)
@@ -105,18 +100,7 @@ def status(
                 raise
             return None
 
-    def read() -> dict[str, Any]:
-        try:
-            got: dict[str, Any] = custom.get_namespaced_custom_object(  # type: ignore[assignment]
-                GROUP, VERSION, namespace, "canaries", name, _request_timeout=10
-            )
-        except k8s.ApiException as e:
-            if e.status == 404:
-                raise NotFound(f"Canary {namespace}/{name} not found") from None
-            raise
-        return got
-
-    current = read()
+    current = read_canary(custom, namespace, name)
     seen = verdict(current, generation_of(current))
     echo(seen.line)
     if seen.final or not follow:

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from canary.core.weights import next_canary_weight
 from canary.models.canary import GROUP, VERSION, CanarySpec
-from canary.operator.watching import changes
+from canary.operator.watching import changes, read_canary
 
 _PHASE_STYLE = {
     "Succeeded": "green",
@@ -199,10 +199,6 @@ def _events(core: k8s.CoreV1Api, namespace: str, name: str) -> list[tuple[str, s
     return sorted(out)
 
 
-class NotFound(Exception):
-    """There is no such Canary."""
-
-
 def show_list(api: k8s.ApiClient, namespace: str | None, console: Console) -> None:
     custom = k8s.CustomObjectsApi(api)
     if namespace is None:
@@ -222,14 +218,7 @@ def show_one(
     api: k8s.ApiClient, namespace: str, name: str, *, follow: bool, timeout: float, console: Console
 ) -> None:
     custom, core = k8s.CustomObjectsApi(api), k8s.CoreV1Api(api)
-    try:
-        body: Any = custom.get_namespaced_custom_object(
-            GROUP, VERSION, namespace, "canaries", name, _request_timeout=10
-        )
-    except k8s.ApiException as e:
-        if e.status == 404:
-            raise NotFound(f"Canary {namespace}/{name} not found") from None
-        raise
+    body = read_canary(custom, namespace, name)
 
     def view(obj: dict[str, Any]) -> Group:
         return render_canary(obj, _events(core, namespace, name), datetime.now(UTC))

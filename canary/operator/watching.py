@@ -1,6 +1,7 @@
-"""Follow one Canary through a watch: what ``canary status --watch`` and ``canary get canary --watch``
-read.  Every request has a deadline; a watch the API server ends is started again from the last
-version seen, and an expired version (410) from the Canary as it is now."""
+"""Read one Canary for the command line, and follow it through a watch: what ``canary status``,
+``canary get canary`` and the requests by hand read.  Every request has a deadline; a watch the API
+server ends is started again from the last version seen, and an expired version (410) from the Canary
+as it is now."""
 
 from __future__ import annotations
 
@@ -12,6 +13,23 @@ from kubernetes import client as k8s
 from kubernetes import watch
 
 from canary.models.canary import GROUP, VERSION
+
+
+class NotFound(Exception):
+    """There is no such Canary."""
+
+
+def read_canary(custom: k8s.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    """The Canary now; NotFound when there is none."""
+    try:
+        found: Any = custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "canaries", name, _request_timeout=10
+        )
+    except k8s.ApiException as e:
+        if e.status == 404:
+            raise NotFound(f"Canary {namespace}/{name} not found") from None
+        raise
+    return dict(found)
 
 
 def changes(
@@ -42,8 +60,6 @@ def changes(
         except k8s.ApiException as e:
             if e.status != 410:
                 raise
-            current: Any = custom.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, "canaries", name, _request_timeout=10
-            )
+            current = read_canary(custom, namespace, name)
             version = current["metadata"]["resourceVersion"]
             yield "MODIFIED", current

@@ -397,7 +397,7 @@ class KubeClient:
         found = self.get_custom(GROUP, VERSION, "canaries", namespace, name)
         if found is not None or self.caches is None:
             return found
-        return _read(CANARIES, namespace, self._get, CANARIES.path(namespace) + f"/{name}")
+        return self.read_canary(namespace, name)
 
     def read_canary(self, namespace: str, name: str) -> JSON | None:
         """The Canary as the API server has it now (a GET, not the cache)."""
