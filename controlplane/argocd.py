@@ -42,12 +42,11 @@ from typing import Any
 
 from controlplane.localcluster import (
     ClusterError,
+    apply_crds,
     built,
     free_port,
     http_ok,
     kubectl,
-    kubectl_path,
-    wait_for_crds,
 )
 from controlplane.supervisor import Supervisor
 
@@ -115,9 +114,7 @@ class LocalArgoCD:
         if redis is None:
             raise ClusterError("redis-server is not installed (controlplane/deps.sh installs it)")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        crds = ["-f", str(cache / "crds")]
-        self.kubectl("apply", "--server-side", "--force-conflicts", *crds)
-        wait_for_crds([kubectl_path(), f"--kubeconfig={self.kubeconfig}"], *crds)
+        apply_crds(self.kubeconfig, cache / "crds")
         for obj in settings(self.namespace):
             self.kubectl("apply", "-f", "-", input=json.dumps(obj))
         for sub in ("tmp", "ssh", "tls", "gpg", "redis"):

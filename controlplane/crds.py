@@ -11,10 +11,9 @@ the controller reports (``canary.core.errors.Pruned``).
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from controlplane.localcluster import ClusterError, kubectl, kubectl_path, wait_for_crds
+from controlplane.localcluster import ClusterError, apply_crds, built
 
 HERE = Path(__file__).resolve().parent
 #: the sets installed unless a caller names others
@@ -24,27 +23,23 @@ SETS = (*DEFAULT, "gateway-api-experimental")
 
 def crds_dir() -> Path:
     """Fetch the CRDs if the cache is empty; the cache directory (one folder per set)."""
-    proc = subprocess.run([str(HERE / "build-crds.sh")], check=False, stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise ClusterError(
-            "fetching the upstream CRDs failed; see the messages of controlplane/build-crds.sh above"
-        )
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return built("build-crds.sh", "the upstream CRD cache")
+
+
+def dirs(*sets: str) -> list[Path]:
+    """The directory of each set."""
+    root = crds_dir()
+    unknown = [name for name in sets if name not in SETS]
+    if unknown:
+        raise ClusterError(f"unknown CRD set {unknown[0]!r}; known: {', '.join(SETS)}")
+    return [root / name for name in sets]
 
 
 def files(*sets: str) -> list[str]:
     """``-f DIR`` arguments for kubectl, one per set."""
-    root = crds_dir()
-    out: list[str] = []
-    for name in sets:
-        if name not in SETS:
-            raise ClusterError(f"unknown CRD set {name!r}; known: {', '.join(SETS)}")
-        out += ["-f", str(root / name)]
-    return out
+    return [arg for path in dirs(*sets) for arg in ("-f", str(path))]
 
 
 def install(kubeconfig: str | Path, *sets: str) -> None:
     """Apply the sets (``DEFAULT`` when none is named) server-side and wait until they are established."""
-    args = files(*(sets or DEFAULT))
-    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", *args)
-    wait_for_crds([kubectl_path(), f"--kubeconfig={kubeconfig}"], *args)
+    apply_crds(kubeconfig, *dirs(*(sets or DEFAULT)))

@@ -26,12 +26,11 @@ from functools import partial
 from pathlib import Path
 
 from controlplane.localcluster import (
+    apply_crds,
     built,
     free_port,
     http_ok,
     kubectl,
-    kubectl_path,
-    wait_for_crds,
 )
 from controlplane.supervisor import Supervisor
 
@@ -62,14 +61,13 @@ class LocalFlux:
         """Start the controllers; what flux-state.json records (the artifact storage address, the PIDs)."""
         cache = flux_dir()
         binaries = {name: cache / "bin" / name for name in CONTROLLERS}
-        crds = ["-f", str(cache / "crds")]
+        crds = [cache / "crds"]
         if self.helm:
             helm = helm_controller_dir()
             binaries["helm-controller"] = helm / "bin" / "helm-controller"
-            crds += ["-f", str(helm / "crds")]
+            crds.append(helm / "crds")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.kubectl("apply", "--server-side", "--force-conflicts", *crds)
-        wait_for_crds([kubectl_path(), f"--kubeconfig={self.kubeconfig}"], *crds)
+        apply_crds(self.kubeconfig, *crds)
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}
         self.kubectl("apply", "-f", "-", input=json.dumps(namespace))
         storage = f"127.0.0.1:{free_port()}"

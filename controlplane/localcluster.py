@@ -559,6 +559,13 @@ def kubectl(kubeconfig: str | Path, *args: str, input: str | None = None) -> str
     return done.stdout
 
 
+def apply_crds(kubeconfig: str | Path, *paths: Path) -> None:
+    """Apply the CRDs in ``paths`` (files or directories) server-side and wait until they are established."""
+    args = [arg for path in paths for arg in ("-f", str(path))]
+    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", *args)
+    wait_for_crds([kubectl_path(), f"--kubeconfig={kubeconfig}"], *args)
+
+
 def wait_for_crds(kubectl: list[str], *which: str, timeout: float = 60.0) -> None:
     """``kubectl wait --for=condition=Established`` on CRDs (``which``: ``crd --all``, ``-f DIR``...).
 

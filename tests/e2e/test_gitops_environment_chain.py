@@ -25,7 +25,7 @@ from controlplane.gitserver import Person, git
 from controlplane.hooks import HookServer
 from demo.configrepo import flux_sync
 from tests.conftest import Cluster
-from tests.operator.conftest import Controller, apply, canary, get_canary, wait_for_phase
+from tests.operator.conftest import Controller, apply, canary, get_canary, image_of, wait_for_phase
 from tests.support.cli import cli
 from tests.support.waiting import wait_for
 
@@ -60,7 +60,6 @@ spec:
 class Chain:
     def __init__(self, cluster: Cluster, namespace: str, flux: LocalFlux, ci: Person) -> None:
         self.cluster, self.namespace, self.flux, self.ci = cluster, namespace, flux, ci
-        self.apps = client.AppsV1Api(cluster.api)
         self.custom = client.CustomObjectsApi(cluster.api)
 
     def applied(self, env: str) -> str:
@@ -76,9 +75,8 @@ class Chain:
         wait_for(f"Flux to apply {head[:12]} to {env}", lambda: self.applied(env) == head)
         return head
 
-    def image(self, name: str) -> str:
-        d = self.apps.read_namespaced_deployment(name, self.namespace)
-        return str(d.spec.template.spec.containers[0].image)
+    def image(self, name: str) -> str | None:
+        return image_of(self.cluster, self.namespace, name)
 
     def status(self, env: str) -> dict[str, Any]:
         return dict(get_canary(self.cluster, self.namespace, f"web-{env}").get("status", {}))

@@ -26,7 +26,7 @@ from controlplane.gitserver import Person, git
 from controlplane.hooks import HookServer
 from demo.configrepo import IMAGE_AUTOMATION
 from tests.conftest import Cluster
-from tests.operator.conftest import Controller, apply, canary, events, get_canary, wait_for_phase
+from tests.operator.conftest import Controller, apply, canary, events, get_canary, image_of, wait_for_phase
 from tests.support.waiting import wait_for
 
 CHART = "charts/web"
@@ -81,17 +81,6 @@ def sources(namespace: str, url: str) -> list[dict[str, Any]]:
     ]
 
 
-def image(cluster: Cluster, namespace: str, name: str) -> str | None:
-    """The Deployment's image; None while it does not exist."""
-    try:
-        deployment = client.AppsV1Api(cluster.api).read_namespaced_deployment(name, namespace)
-    except client.ApiException as e:
-        if e.status == 404:
-            return None
-        raise
-    return str(deployment.spec.template.spec.containers[0].image)
-
-
 def released(cluster: Cluster, namespace: str, name: str) -> bool:
     """helm-controller has finished releasing the HelmRelease's spec (Helm waits for the rollout)."""
     release = client.CustomObjectsApi(cluster.api).get_namespaced_custom_object(
@@ -118,7 +107,7 @@ def test_the_commit_behind_a_helm_release_is_recorded_and_a_values_change_promot
     )
     wait_for(
         "helm-controller to install the chart",
-        lambda: image(cluster, namespace, "web") == "ghcr.io/acme/web:1.0.0",
+        lambda: image_of(cluster, namespace, "web") == "ghcr.io/acme/web:1.0.0",
     )
     wait_for("the HelmRelease to be released", lambda: released(cluster, namespace, "web"))
     labels = client.AppsV1Api(cluster.api).read_namespaced_deployment("web", namespace).metadata.labels
@@ -143,10 +132,10 @@ def test_the_commit_behind_a_helm_release_is_recorded_and_a_values_change_promot
 
     release = ci.commit(f"{CHART}/values.yaml", values("1.1.0"), "web 1.1.0")
     flux.reconcile("gitrepository", namespace, "config")
-    wait_for("Helm to release 1.1.0", lambda: image(cluster, namespace, "web") == "ghcr.io/acme/web:1.1.0")
+    wait_for("Helm to release 1.1.0", lambda: image_of(cluster, namespace, "web") == "ghcr.io/acme/web:1.1.0")
     done = wait_for_phase(cluster, namespace, "web", "Succeeded", "Failed", timeout=120)
     assert done["status"]["phase"] == "Succeeded"
-    assert image(cluster, namespace, "web-primary") == "ghcr.io/acme/web:1.1.0"
+    assert image_of(cluster, namespace, "web-primary") == "ghcr.io/acme/web:1.1.0"
     gitops = wait_for(
         "the promoted commit",
         lambda: (
@@ -263,7 +252,7 @@ class Environments:
         return head
 
     def image(self, name: str) -> str | None:
-        return image(self.cluster, self.namespace, name)
+        return image_of(self.cluster, self.namespace, name)
 
     def status(self) -> dict[str, Any]:
         return dict(get_canary(self.cluster, self.namespace, "web").get("status", {}))

@@ -29,7 +29,7 @@ from controlplane.gitserver import Person, git
 from controlplane.hooks import HookServer
 from demo.configrepo import manifest
 from tests.conftest import Cluster
-from tests.operator.conftest import Controller, apply, canary, events, get_canary, wait_for_phase
+from tests.operator.conftest import Controller, apply, canary, events, get_canary, image_of, wait_for_phase
 from tests.support.waiting import wait_for
 
 STAGING = "apps/web/staging/deployment.yaml"
@@ -75,10 +75,8 @@ class Stage:
         wait_for(f"Argo CD to sync {head[:12]}", lambda: self.synced() == head, timeout=90)
         return head
 
-    def image(self, name: str) -> str:
-        return str(
-            self.apps.read_namespaced_deployment(name, self.namespace).spec.template.spec.containers[0].image
-        )
+    def image(self, name: str) -> str | None:
+        return image_of(self.cluster, self.namespace, name)
 
     def status(self) -> dict[str, Any]:
         return dict(get_canary(self.cluster, self.namespace, "web").get("status", {}))

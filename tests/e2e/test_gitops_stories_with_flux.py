@@ -28,7 +28,7 @@ from controlplane.gitserver import Person, git
 from controlplane.hooks import HookServer
 from demo.configrepo import IMAGE_AUTOMATION, flux_sync, manifest
 from tests.conftest import Cluster
-from tests.operator.conftest import Controller, apply, canary, events, get_canary, wait_for_phase
+from tests.operator.conftest import Controller, apply, canary, events, get_canary, image_of, wait_for_phase
 from tests.support.waiting import wait_for
 
 STAGING = "apps/web/staging/deployment.yaml"
@@ -53,7 +53,6 @@ class Stage:
         self, cluster: Cluster, namespace: str, flux: LocalFlux, ci: Person, hooks: HookServer
     ) -> None:
         self.cluster, self.namespace, self.flux, self.ci, self.hooks = cluster, namespace, flux, ci, hooks
-        self.apps = client.AppsV1Api(cluster.api)
         self.custom = client.CustomObjectsApi(cluster.api)
 
     def applied(self) -> str:
@@ -70,10 +69,8 @@ class Stage:
         wait_for(f"Flux to apply {head[:12]}", lambda: self.applied() == head)
         return head
 
-    def image(self, name: str) -> str:
-        return str(
-            self.apps.read_namespaced_deployment(name, self.namespace).spec.template.spec.containers[0].image
-        )
+    def image(self, name: str) -> str | None:
+        return image_of(self.cluster, self.namespace, name)
 
     def status(self) -> dict[str, Any]:
         return dict(get_canary(self.cluster, self.namespace, "web").get("status", {}))

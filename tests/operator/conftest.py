@@ -223,6 +223,17 @@ def events(cluster: Cluster, namespace: str, name: str) -> list[tuple[str, str, 
     return [(e.type, e.reason, e.message) for e in items]
 
 
+def image_of(cluster: Cluster, namespace: str, name: str) -> str | None:
+    """The first container image of Deployment ``name``; None while it does not exist."""
+    try:
+        deployment = client.AppsV1Api(cluster.api).read_namespaced_deployment(name, namespace)
+    except client.ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+    return str(deployment.spec.template.spec.containers[0].image)
+
+
 def set_image(cluster: Cluster, namespace: str, name: str, image: str) -> None:
     cluster.kubectl("set", "image", "-n", namespace, f"deployment/{name}", f"{name}={image}")
 

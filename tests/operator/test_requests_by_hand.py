@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from kubernetes import client
 
 from canary.models.requests import REQUEST_ANNOTATION
 from tests.conftest import Cluster
@@ -25,6 +24,7 @@ from tests.operator.conftest import (
     events,
     gateway_canary,
     get_canary,
+    image_of,
     set_image,
     wait_for_phase,
 )
@@ -215,11 +215,8 @@ def test_only_those_granted_the_operator_role_may_ask(
 def test_set_image_starts_a_rollout_and_undo_puts_the_promoted_template_back(
     cluster: Cluster, namespace: str, controller: Controller
 ) -> None:
-    apps = client.AppsV1Api(cluster.api)
-
-    def image(deployment_name: str) -> str:
-        template = apps.read_namespaced_deployment(deployment_name, namespace).spec.template
-        return str(template.spec.containers[0].image)
+    def image(deployment_name: str) -> str | None:
+        return image_of(cluster, namespace, deployment_name)
 
     spec = gateway_canary("web", {"interval": "1h", "stepWeight": 20})
     apply(cluster, namespace, deployment("web", "example.invalid/web:1.0.0"), spec)
